@@ -1,0 +1,128 @@
+"""Response shapes of the API (request shapes live with their domain: catalog.schemas)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class MoneyOut(BaseModel):
+    amount: int
+    currency: str
+
+
+class FieldErrorOut(BaseModel):
+    field: str
+    message: str
+
+
+class ProblemOut(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[FieldErrorOut] = Field(default_factory=list)
+
+
+class AccessoryOut(BaseModel):
+    code: str
+    name: str
+    value: MoneyOut
+
+
+class ProductOut(BaseModel):
+    sku: str
+    name: str
+    category: str
+    price: MoneyOut
+    returnable: bool
+    final_sale: bool
+    accessories: list[AccessoryOut]
+    packing_instructions: str
+    resale_value: MoneyOut | None
+    refurbish_cost: MoneyOut | None
+    repair_cost: MoneyOut | None
+    weight_grams: int | None
+    hazardous: bool
+    serialized: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProductPage(BaseModel):
+    data: list[ProductOut]
+    next_cursor: str | None
+
+
+class BulkItemResult(BaseModel):
+    key: str
+    outcome: str = Field(description="created, updated, unchanged or failed")
+    errors: list[FieldErrorOut] = Field(default_factory=list)
+
+
+class BulkResult(BaseModel):
+    results: list[BulkItemResult]
+    created: int
+    updated: int
+    unchanged: int
+    failed: int
+
+
+class CustomerOut(BaseModel):
+    email: str
+    name: str
+    phone: str
+    external_id: str
+
+
+class AddressOut(BaseModel):
+    name: str
+    line1: str
+    line2: str
+    city: str
+    region: str
+    postal_code: str
+    country: str
+
+
+class OrderLineOut(BaseModel):
+    line_id: str
+    sku: str
+    name: str
+    quantity: int
+    unit_price: MoneyOut
+    discount: MoneyOut
+    tax: MoneyOut
+    serial_numbers: list[str]
+
+
+class TenderOut(BaseModel):
+    method: str
+    amount: MoneyOut
+    external_reference: str
+    provider: str
+
+
+class OrderOut(BaseModel):
+    order_number: str
+    customer: CustomerOut | None
+    placed_at: datetime
+    delivered_at: datetime | None
+    currency: str
+    shipping_address: AddressOut
+    tax_included: bool
+    shipping_total: MoneyOut
+    order_discount_total: MoneyOut
+    total: MoneyOut
+    lines: list[OrderLineOut]
+    tenders: list[TenderOut]
+    source: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrderPage(BaseModel):
+    data: list[OrderOut]
+    next_cursor: str | None

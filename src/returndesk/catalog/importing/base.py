@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from returndesk.catalog.inputs import OrderInput
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A source row (or record) left out of the import, with the reason the user is shown."""
+
+    line: int
+    reason: str
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something worth reporting that did not stop the row from landing (e.g. a duplicate)."""
+
+    line: int
+    message: str
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class ParsedOrder:
+    order: OrderInput
+    first_line: int
+
+
+ParseEvent = ParsedOrder | Skip | Note
+
+
+class ImportFormatError(Exception):
+    """The file as a whole cannot be read in this format (the message says why)."""
+
+
+class CountingReader(io.RawIOBase):
+    """Counts bytes read from the underlying (compressed) file, for the progress bar."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self.raw.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self.bytes_read += n
+        return n
+
+
+def open_text(path: Path) -> tuple[IO[str], CountingReader]:
+    """Open a file for streaming text reading, gunzipping `.gz` transparently."""
+    raw = path.open("rb")
+    counter = CountingReader(raw)
+    buffered = io.BufferedReader(counter, buffer_size=1 << 16)
+    head = buffered.peek(2)[:2]
+    stream: IO[bytes] = gzip.GzipFile(fileobj=buffered) if head == b"\x1f\x8b" else buffered
+    return io.TextIOWrapper(stream, encoding="utf-8-sig", newline=""), counter
+
+

@@ -1,0 +1,40 @@
+"""Reads for the catalogue."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, QuerySet
+
+from returndesk.catalog.models import Order, OrderLine, Product, Tender
+from returndesk.core.errors import NotFound
+from returndesk.tenants.models import Merchant
+
+
+def product_get(*, merchant: Merchant, sku: str) -> Product:
+    product = Product.objects.filter(merchant=merchant, sku=sku).first()
+    if product is None:
+        raise NotFound(f"No product with SKU '{sku}'.")
+    return product
+
+
+def product_list(*, merchant: Merchant) -> QuerySet[Product]:
+    return Product.objects.filter(merchant=merchant).order_by("sku")
+
+
+def _with_details(qs: QuerySet[Order]) -> QuerySet[Order]:
+    return qs.select_related("customer").prefetch_related(
+        Prefetch("lines", queryset=OrderLine.objects.order_by("position")),
+        Prefetch("tenders", queryset=Tender.objects.order_by("position")),
+    )
+
+
+def order_get(*, merchant: Merchant, order_number: str) -> Order:
+    order = _with_details(Order.objects.filter(merchant=merchant, order_number=order_number)).first()
+    if order is None:
+        raise NotFound(f"No order with number '{order_number}'.")
+    return order
+
+
+def order_list(*, merchant: Merchant) -> QuerySet[Order]:
+    return _with_details(Order.objects.filter(merchant=merchant)).order_by(
+        "-placed_at", "order_number"
+    )

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django_scopes import ScopedManager
+
+
+class TimeStampedModel(models.Model):
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class MerchantOwnedModel(TimeStampedModel):
+    """A row that belongs to one merchant. Its default manager only answers inside a scope
+    (`core.tenancy.merchant_scope`), so a query that forgot the tenant fails loudly."""
+
+    merchant = models.ForeignKey("tenants.Merchant", on_delete=models.PROTECT, db_index=True)
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        abstract = True
+
+
+class IdempotencyRecord(models.Model):
+    """The stored answer to a POST made with an Idempotency-Key, per credential, for 24 hours."""
+
+    credential = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    state = models.CharField(
+        max_length=16, choices=[("in_progress", "in progress"), ("completed", "completed")]
+    )
+    locked_until = models.DateTimeField(null=True, blank=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_content_type = models.CharField(max_length=100, blank=True)
+    response_body = models.BinaryField(null=True, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["credential", "key"], name="idempotency_once_per_key")
+        ]
+
+
+class PeriodicJobState(models.Model):
+    """When each periodic job of the worker last ran and next runs; claimed with a lease so
+    that with several workers a job runs once per interval."""
+
+    name = models.CharField(max_length=100, unique=True)
+    next_run_at = models.DateTimeField()
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=100, blank=True)
+    last_started_at = models.DateTimeField(null=True, blank=True)
+    last_finished_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    run_count = models.PositiveIntegerField(default=0)
+
+
+class AuditLogEntry(models.Model):
+    """A staff or configuration action: who, what, on which object, with before/after."""
+
+    merchant = models.ForeignKey(
+        "tenants.Merchant", null=True, blank=True, on_delete=models.SET_NULL, db_index=True
+    )
+    actor_label = models.CharField(max_length=200)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    actor_api_key = models.ForeignKey(
+        "tenants.ApiKey", null=True, blank=True, on_delete=models.SET_NULL
+    )
+    action = models.CharField(max_length=100)
+    object_type = models.CharField(max_length=100)
+    object_ref = models.CharField(max_length=200)
+    changes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]

@@ -1,0 +1,101 @@
+"""Periodic jobs of the worker, declared in code (`PERIODIC_JOBS` below is the schedule).
+
+Each job has a row in PeriodicJobState; a worker claims a due job with a lease, runs it, and
+sets its next run. With several workers a job runs once per interval; a worker killed mid-job
+leaves a lease that expires, and another worker runs the job again.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import F
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from returndesk.core.leases import claim_due
+from returndesk.core.models import PeriodicJobState
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    name: str
+    every: timedelta
+    target: str  # dotted path of a callable taking no arguments
+    lease: timedelta = timedelta(minutes=10)
+
+    def load(self) -> Callable[[], object]:
+        return import_string(self.target)  # type: ignore[no-any-return]
+
+
+PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
+    PeriodicJob(
+        "purge_idempotency_records",
+        timedelta(hours=1),
+        "returndesk.core.idempotency.idempotency_records_purge",
+    ),
+    PeriodicJob(
+        "prune_task_results",
+        timedelta(hours=6),
+        "returndesk.core.scheduling.task_results_prune",
+    ),
+)
+
+
+def task_results_prune() -> int:
+    """Finished ad-hoc task results older than a week are removed."""
+    from django_tasks_db.models import DBTaskResult
+
+    cutoff = timezone.now() - timedelta(days=7)
+    deleted, _ = DBTaskResult.objects.finished().filter(finished_at__lt=cutoff).delete()
+    return deleted
+
+
+def ensure_job_rows(jobs: tuple[PeriodicJob, ...] = PERIODIC_JOBS) -> None:
+    now = timezone.now()
+    for job in jobs:
+        PeriodicJobState.objects.get_or_create(name=job.name, defaults={"next_run_at": now})
+
+
+def run_due_jobs(
+    *, worker_id: str, now: datetime | None = None, jobs: tuple[PeriodicJob, ...] = PERIODIC_JOBS
+) -> list[str]:
+    """Run every due job this worker manages to claim; answers the names it ran."""
+    now = now or timezone.now()
+    by_name = {job.name: job for job in jobs}
+    ran: list[str] = []
+    for job in jobs:
+        ids = claim_due(
+            PeriodicJobState.objects.filter(name=job.name),
+            worker_id=worker_id,
+            now=now,
+            lease=job.lease,
+            limit=1,
+            due_field="next_run_at",
+        )
+        if not ids:
+            continue
+        state = by_name[job.name]
+        PeriodicJobState.objects.filter(pk=ids[0]).update(last_started_at=timezone.now())
+        error = ""
+        try:
+            state.load()()
+        except Exception:
+            logger.exception("periodic job %s failed", job.name)
+            error = traceback.format_exc(limit=5)
+        PeriodicJobState.objects.filter(pk=ids[0], claimed_by=worker_id).update(
+            next_run_at=now + job.every,
+            claimed_until=None,
+            claimed_by="",
+            last_finished_at=timezone.now(),
+            last_error=error,
+            run_count=F("run_count") + 1,
+        )
+        ran.append(job.name)
+    return ran

@@ -1,0 +1,98 @@
+"""Reads for tenants: who is calling, and what they may do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.utils import timezone
+
+from returndesk.core.actors import Actor
+from returndesk.core.errors import NotFound
+from returndesk.tenants.models import ApiKey, Facility, Merchant, User
+from returndesk.tenants.permissions import MERCHANT_KEY, PROVIDER_KEY, ROLE_PERMISSIONS
+from returndesk.tenants.services import hash_api_key
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller and the merchants it may act for."""
+
+    actor: Actor
+    credential: str  # stable id for per-credential state (idempotency keys)
+    merchant: Merchant | None  # the merchant a merchant key or a merchant user acts inside
+    merchant_ids: frozenset[int]
+    facility_ids: frozenset[int]
+
+    def can(self, permission: str) -> bool:
+        return self.actor.can(permission)
+
+
+def apikey_authenticate(raw_key: str) -> Principal | None:
+    """The principal behind a bearer key, or None for an unknown or revoked key."""
+    if not raw_key or len(raw_key) > 200:
+        return None
+    key = (
+        ApiKey.objects.select_related("merchant")
+        .filter(key_hash=hash_api_key(raw_key), revoked_at__isnull=True)
+        .first()
+    )
+    if key is None:
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or key.last_used_at < now - LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    actor_label = f"api key {key.name} ({key.prefix}…)"
+    if key.kind == ApiKey.KIND_MERCHANT:
+        assert key.merchant is not None
+        if not key.merchant.is_active:
+            return None
+        return Principal(
+            actor=Actor("api_key", actor_label, api_key_id=key.pk, permissions=MERCHANT_KEY),
+            credential=f"key:{key.pk}",
+            merchant=key.merchant,
+            merchant_ids=frozenset({key.merchant_id}) if key.merchant_id else frozenset(),
+            facility_ids=frozenset(),
+        )
+    facilities = list(key.facilities.all()) or list(Facility.objects.all())
+    facility_ids = frozenset(f.pk for f in facilities)
+    merchant_ids = frozenset(
+        Facility.merchants.through.objects.filter(facility_id__in=facility_ids).values_list(
+            "merchant_id", flat=True
+        )
+    )
+    return Principal(
+        actor=Actor("api_key", actor_label, api_key_id=key.pk, permissions=PROVIDER_KEY),
+        credential=f"key:{key.pk}",
+        merchant=None,
+        merchant_ids=merchant_ids,
+        facility_ids=facility_ids,
+    )
+
+
+def user_permissions(user: User, merchant: Merchant | None) -> frozenset[str]:
+    """What a staff user may do within a merchant (provider-wide roles apply everywhere)."""
+    if not user.is_active:
+        return frozenset()
+    granted: set[str] = set()
+    for membership in user.memberships.all():
+        if membership.merchant_id is None or (
+            merchant is not None and membership.merchant_id == merchant.pk
+        ):
+            granted |= ROLE_PERMISSIONS[membership.role]
+    return frozenset(granted)
+
+
+def user_actor(user: User, merchant: Merchant | None) -> Actor:
+    return Actor(
+        "user", user.email, user_id=user.pk, permissions=user_permissions(user, merchant)
+    )
+
+
+def merchant_get(slug: str) -> Merchant:
+    merchant = Merchant.objects.filter(slug=slug).first()
+    if merchant is None:
+        raise NotFound(f"No merchant with slug '{slug}'.")
+    return merchant
