@@ -97,7 +97,10 @@ class Order(MerchantOwnedModel):
 
 
 class OrderLine(MerchantOwnedModel):
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    # Indexed by the (order, line_id) unique constraint, which leads with the order.
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="lines", db_index=False
+    )
     line_id = models.CharField(max_length=64)
     position = models.PositiveIntegerField()
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="order_lines")
@@ -120,7 +123,9 @@ class OrderLine(MerchantOwnedModel):
 class Tender(MerchantOwnedModel):
     """How an order was paid; refunds go back to these."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="tenders")
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="tenders", db_index=False
+    )
     position = models.PositiveIntegerField()
     method = models.CharField(max_length=20, choices=[(m, m) for m in TENDER_METHODS])
     currency = models.CharField(max_length=3)

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -98,10 +98,18 @@ COUNTRIES = {
 WINDOW = 1000
 
 
+@lru_cache(maxsize=4096)
 def parse_local_time(text: str) -> datetime:
     """InvoiceDate is local London time to the minute: '2010-12-01 08:26' (or '12/1/2010 8:26')."""
     text = text.strip()
-    for fmt in ("%Y-%m-%d %H:%M", "%m/%d/%Y %H:%M", "%Y-%m-%d %H:%M:%S"):
+    if len(text) == 16 and text[4] == "-" and text[10] == " ":
+        try:
+            return datetime(
+                int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), int(text[14:16])
+            )
+        except ValueError:
+            pass
+    for fmt in ("%m/%d/%Y %H:%M", "%Y-%m-%d %H:%M:%S"):
         try:
             return datetime.strptime(text, fmt)
         except ValueError:
@@ -109,18 +117,29 @@ def parse_local_time(text: str) -> datetime:
     raise ValueError(f"unreadable InvoiceDate '{text}'")
 
 
+@lru_cache(maxsize=65536)
+def parse_price(text: str) -> Money:
+    """A UnitPrice in pounds as Money; MoneyError when finer than a penny."""
+    return Money.from_decimal(text, CURRENCY)
+
+
 def newest_invoice_date(path: Path) -> date:
     """The local date of the newest invoice (a first pass, for --shift-to)."""
     stream, _ = open_text(path)
     newest: datetime | None = None
+    last_text = ""
     with stream:
         reader = csv.reader(stream)
         next(reader, None)
         for row in reader:
             if len(row) != len(COLUMNS):
                 continue
+            text = row[4]
+            if text == last_text:
+                continue
+            last_text = text
             try:
-                when = parse_local_time(row[4])
+                when = parse_local_time(text)
             except ValueError:
                 continue
             if newest is None or when > newest:
@@ -160,15 +179,13 @@ def _row_skip_reason(row: list[str]) -> str | None:
     if quantity == 0:
         return "zero quantity"
     try:
-        price = Decimal(price_text)
-    except InvalidOperation:
+        price = parse_price(price_text)
+    except MoneyError as exc:
+        if "finer" in str(exc):
+            return f"price {price_text} is finer than a penny"
         return f"unreadable price '{price_text}'"
-    if price <= 0:
+    if price.amount <= 0:
         return f"zero or negative price {price_text}"
-    try:
-        Money.from_decimal(price, CURRENCY)
-    except MoneyError:
-        return f"price {price_text} is finer than a penny"
     return None
 
 
@@ -279,7 +296,7 @@ def parse(
                     line_id=str(position),
                     sku=row[1].strip(),
                     quantity=int(row[3]),
-                    unit_price=Money.from_decimal(row[5], CURRENCY),
+                    unit_price=parse_price(row[5]),
                     product_name=row[2].strip() or row[1].strip(),
                 )
             )

@@ -8,6 +8,8 @@ when neither it, nor its lines, nor its tenders differ from what is stored.
 from __future__ import annotations
 
 import json
+import logging
+import time
 from typing import Any
 
 from django.db import connection, transaction
@@ -15,6 +17,8 @@ from django.db import connection, transaction
 from returndesk.catalog.inputs import OrderInput
 from returndesk.catalog.services import normalize_email
 from returndesk.tenants.models import Merchant
+
+logger = logging.getLogger(__name__)
 
 STAGING_DDL = """
 CREATE TEMP TABLE rd_stage_order (
@@ -277,7 +281,13 @@ class PgStagingWriter:
         try:
             params = {"m": self.merchant.pk}
             for statement in MERGE_SQL:
+                started = time.perf_counter()
                 self.raw.execute(statement, params if "%(m)s" in statement else None)
+                logger.debug(
+                    "import merge %.3fs: %s",
+                    time.perf_counter() - started,
+                    " ".join(statement.split())[:80],
+                )
             self.raw.execute(COUNT_SQL)
             kept, created, updated = self.raw.fetchone()
             self.cursor.close()

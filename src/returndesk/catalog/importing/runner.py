@@ -58,7 +58,7 @@ class ImportSummary:
 
     def count(self, reason: str) -> None:
         # Reasons group without their figures ("negative quantity -2" and "-5" count together).
-        label = re.sub(r"-?\d+(?:\.\d+)?", "N", reason.split(": ")[0] if ": " in reason else reason)
+        label = re.sub(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w])", "N", reason.split(": ")[0] if ": " in reason else reason)
         self.reasons[label] = self.reasons.get(label, 0) + 1
 
 

@@ -1,0 +1,3 @@
+from returndesk.cli import main
+
+main()
