@@ -23,6 +23,19 @@ class OrderBulkIn(BaseModel):
     orders: list[OrderBulkItem] = Field(min_length=1, max_length=1000)
 
 
+@router.post("/orders/bulk", response={200: BulkResult, 409: ProblemOut, **PROBLEMS})
+def order_bulk(request: HttpRequest, payload: OrderBulkIn) -> HttpResponse:
+    """Up to 1,000 orders at once; answers each one's outcome (created, updated, unchanged) or
+    its errors. Valid orders land even when others fail."""
+    with merchant_context(request, perm.CATALOG_MANAGE) as (principal, merchant):
+        results = services.orders_upsert(
+            actor=principal.actor,
+            merchant=merchant,
+            orders=[item.to_input(item.order_number) for item in payload.orders],
+        )
+        return json_response(bulk_answer((r.order_number, r.outcome, r.errors) for r in results))
+
+
 @router.put(
     "/orders/{order_number}", response={200: OrderOut, 201: OrderOut, 409: ProblemOut, **PROBLEMS}
 )
@@ -55,16 +68,3 @@ def order_list(request: HttpRequest, params: Query[ListParams]) -> HttpResponse:
             parse=[datetime.fromisoformat, str],
         )
         return json_response({"data": [order_out(o) for o in rows], "next_cursor": next_cursor})
-
-
-@router.post("/orders/bulk", response={200: BulkResult, 409: ProblemOut, **PROBLEMS})
-def order_bulk(request: HttpRequest, payload: OrderBulkIn) -> HttpResponse:
-    """Up to 1,000 orders at once; answers each one's outcome (created, updated, unchanged) or
-    its errors. Valid orders land even when others fail."""
-    with merchant_context(request, perm.CATALOG_MANAGE) as (principal, merchant):
-        results = services.orders_upsert(
-            actor=principal.actor,
-            merchant=merchant,
-            orders=[item.to_input(item.order_number) for item in payload.orders],
-        )
-        return json_response(bulk_answer((r.order_number, r.outcome, r.errors) for r in results))

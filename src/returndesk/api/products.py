@@ -34,6 +34,18 @@ class ListParams(BaseModel):
     cursor: str | None = None
 
 
+@router.post("/products/bulk", response={200: BulkResult, **PROBLEMS})
+def product_bulk(request: HttpRequest, payload: ProductBulkIn) -> HttpResponse:
+    """Up to 1,000 products at once; answers each one's outcome or its errors."""
+    with merchant_context(request, perm.CATALOG_MANAGE) as (principal, merchant):
+        results = services.products_upsert(
+            actor=principal.actor,
+            merchant=merchant,
+            products=[item.to_input(item.sku) for item in payload.products],
+        )
+        return json_response(bulk_answer((r.key, r.outcome, r.errors) for r in results))
+
+
 @router.put("/products/{sku}", response={200: ProductOut, 201: ProductOut, **PROBLEMS})
 def product_put(request: HttpRequest, sku: str, payload: ProductIn) -> HttpResponse:
     """Create or update a product by SKU."""
@@ -61,15 +73,3 @@ def product_list(request: HttpRequest, params: Query[ListParams]) -> HttpRespons
             limit=params.limit,
         )
         return json_response({"data": [product_out(p) for p in rows], "next_cursor": next_cursor})
-
-
-@router.post("/products/bulk", response={200: BulkResult, **PROBLEMS})
-def product_bulk(request: HttpRequest, payload: ProductBulkIn) -> HttpResponse:
-    """Up to 1,000 products at once; answers each one's outcome or its errors."""
-    with merchant_context(request, perm.CATALOG_MANAGE) as (principal, merchant):
-        results = services.products_upsert(
-            actor=principal.actor,
-            merchant=merchant,
-            products=[item.to_input(item.sku) for item in payload.products],
-        )
-        return json_response(bulk_answer((r.key, r.outcome, r.errors) for r in results))
