@@ -38,14 +38,24 @@ def order_body(**overrides: Any) -> dict[str, Any]:
         },
         "shipping_total": money(500),
         "lines": [
-            {"line_id": "1", "sku": "SHOE-1", "quantity": 2, "unit_price": money(8900),
-             "discount": money(1000), "tax": money(1400)},
+            {
+                "line_id": "1",
+                "sku": "SHOE-1",
+                "quantity": 2,
+                "unit_price": money(8900),
+                "discount": money(1000),
+                "tax": money(1400),
+            },
             {"line_id": "2", "sku": "SOCK-1", "quantity": 1, "unit_price": money(1200)},
         ],
         "tenders": [
             {"method": "gift_card", "amount": money(2000), "external_reference": "GC-1"},
-            {"method": "card", "amount": money(17900), "external_reference": "ch_1",
-             "provider": "stripe"},
+            {
+                "method": "card",
+                "amount": money(17900),
+                "external_reference": "ch_1",
+                "provider": "stripe",
+            },
         ],
     }
     body.update(overrides)

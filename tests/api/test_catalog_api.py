@@ -11,7 +11,9 @@ from tests.factories import money, order_body, product_body
 @pytest.fixture
 def products(api: ApiClient) -> None:
     assert api.put("/products/SHOE-1", product_body()).status_code == 201
-    assert api.put("/products/SOCK-1", product_body(name="Sock", price=money(1200))).status_code == 201
+    assert (
+        api.put("/products/SOCK-1", product_body(name="Sock", price=money(1200))).status_code == 201
+    )
 
 
 def problem(response) -> dict:  # type: ignore[no-untyped-def]
@@ -67,17 +69,27 @@ def test_it_updates_an_order_in_place(api: ApiClient, products: None) -> None:
         ),
         (lambda b: b.update(surprise=1), "surprise", "not a field"),
         (lambda b: b["lines"][0].update(quantity="2"), "lines[0].quantity", "integer"),
-        (lambda b: b["lines"][0].update(unit_price={"amount": 1.5, "currency": "USD"}),
-         "lines[0].unit_price.amount", "integer"),
+        (
+            lambda b: b["lines"][0].update(unit_price={"amount": 1.5, "currency": "USD"}),
+            "lines[0].unit_price.amount",
+            "integer",
+        ),
         (lambda b: b.update(placed_at="2026-11-01T10:00:00"), "placed_at", "timezone"),
-        (lambda b: b.update(tenders=[{"method": "card", "amount": money(100)}]), "tenders",
-         "add up to"),
+        (
+            lambda b: b.update(tenders=[{"method": "card", "amount": money(100)}]),
+            "tenders",
+            "add up to",
+        ),
         (lambda b: b["lines"][1].update(line_id="1"), "lines[1].line_id", "twice"),
         (lambda b: b.pop("lines"), "lines", "required"),
     ],
 )
 def test_it_refuses_a_bad_order_naming_the_field(
-    api: ApiClient, products: None, mutate, field: str, fragment: str  # type: ignore[no-untyped-def]
+    api: ApiClient,
+    products: None,
+    mutate,
+    field: str,
+    fragment: str,  # type: ignore[no-untyped-def]
 ) -> None:
     body = order_body()
     mutate(body)
@@ -233,7 +245,9 @@ def test_order_lists_page_newest_first(api: ApiClient, products: None) -> None:
 
 
 def test_list_pages_use_a_fixed_number_of_queries(
-    api: ApiClient, products: None, django_assert_max_num_queries  # type: ignore[no-untyped-def]
+    api: ApiClient,
+    products: None,
+    django_assert_max_num_queries,  # type: ignore[no-untyped-def]
 ) -> None:
     for i in range(30):
         api.put(f"/orders/Q-{i}", order_body())

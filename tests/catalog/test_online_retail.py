@@ -92,7 +92,8 @@ def test_shift_to_moves_the_newest_invoice_to_that_date(online_retail_file: Path
     newest = online_retail.newest_invoice_date(online_retail_file)
     assert newest == date(2011, 12, 9)
     shifted = next(
-        e for e in online_retail.parse(online_retail_file, shift_to=date(2026, 11, 26))
+        e
+        for e in online_retail.parse(online_retail_file, shift_to=date(2026, 11, 26))
         if isinstance(e, ParsedOrder)
     )
     # 2010-12-01 08:26 London, shifted by the days from 2011-12-09 to 2026-11-26
@@ -112,7 +113,9 @@ def _slice(source: Path, target: Path, rows: int) -> Path:
 
 @pytest.mark.django_db
 def test_reimporting_changes_nothing_and_an_edit_updates_one_order(
-    make_merchant, online_retail_file: Path, tmp_path: Path  # type: ignore[no-untyped-def]
+    make_merchant,
+    online_retail_file: Path,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     merchant = make_merchant("retail", currency="GBP", tz="Europe/London")
     sample = _slice(online_retail_file, tmp_path / "sample.csv.gz", 3_000)
@@ -137,7 +140,8 @@ def test_reimporting_changes_nothing_and_an_edit_updates_one_order(
 
 @pytest.mark.django_db
 def test_the_wrong_currency_is_refused_before_anything_is_written(
-    make_merchant, online_retail_file: Path  # type: ignore[no-untyped-def]
+    make_merchant,
+    online_retail_file: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     from returndesk.catalog.importing.base import ImportFormatError
 
@@ -175,7 +179,9 @@ def _snapshot(merchant) -> list[tuple]:  # type: ignore[no-untyped-def,type-arg]
 @pytest.mark.postgres_only
 @pytest.mark.django_db
 def test_the_postgres_fast_path_writes_what_the_service_path_writes(
-    make_merchant, online_retail_file: Path, tmp_path: Path  # type: ignore[no-untyped-def]
+    make_merchant,
+    online_retail_file: Path,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     assert ON_POSTGRES
     sample = _slice(online_retail_file, tmp_path / "sample.csv.gz", 5_000)
@@ -194,11 +200,15 @@ def test_the_postgres_fast_path_writes_what_the_service_path_writes(
 
 @pytest.mark.django_db
 def test_the_whole_file_imports_once_and_reimports_unchanged(
-    make_merchant, online_retail_file: Path  # type: ignore[no-untyped-def]
+    make_merchant,
+    online_retail_file: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     merchant = make_merchant("online-retail", currency="GBP", tz="Europe/London")
     first = import_orders(
-        actor=ACTOR, merchant=merchant, path=online_retail_file, fmt="online-retail",
+        actor=ACTOR,
+        merchant=merchant,
+        path=online_retail_file,
+        fmt="online-retail",
         shift_to=date(2026, 11, 26),
     )
     assert first.skipped_rows == 14_151
@@ -207,7 +217,10 @@ def test_the_whole_file_imports_once_and_reimports_unchanged(
         assert OrderLine.objects.count() == 541_909 - 14_151
         assert Order.objects.filter(customer__isnull=True).exists()
     again = import_orders(
-        actor=ACTOR, merchant=merchant, path=online_retail_file, fmt="online-retail",
+        actor=ACTOR,
+        merchant=merchant,
+        path=online_retail_file,
+        fmt="online-retail",
         shift_to=date(2026, 11, 26),
     )
     assert (again.created, again.updated, again.unchanged) == (0, 0, 19_773)

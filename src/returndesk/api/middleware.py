@@ -40,7 +40,7 @@ def request_principal(request: HttpRequest) -> Principal | None:
     if not hasattr(request, "_returndesk_principal"):
         key = bearer_key(request)
         request._returndesk_principal = apikey_authenticate(key) if key else None  # type: ignore[attr-defined]
-    return request._returndesk_principal  # type: ignore[attr-defined,no-any-return]
+    return request._returndesk_principal  # type: ignore[attr-defined]
 
 
 def body_limit(path: str) -> int:
@@ -95,13 +95,17 @@ class ApiRequestGuardMiddleware:
             )
         body = request.body
         if len(body) > limit:
-            return problem(413, "too_large", f"The request body is over the limit of {limit} bytes.")
+            return problem(
+                413, "too_large", f"The request body is over the limit of {limit} bytes."
+            )
         try:
             json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            where = f" at line {exc.lineno} column {exc.colno}" if isinstance(
-                exc, json.JSONDecodeError
-            ) else ""
+            where = (
+                f" at line {exc.lineno} column {exc.colno}"
+                if isinstance(exc, json.JSONDecodeError)
+                else ""
+            )
             return problem(400, "malformed_json", f"The body is not valid JSON{where}.")
         return None
 

@@ -11,7 +11,7 @@ import binascii
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from django.db.models import Model, Q, QuerySet
 
@@ -19,7 +19,6 @@ from returndesk.core.errors import ValidationFailed
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
-M = TypeVar("M", bound=Model)
 
 
 def _encode(values: Sequence[Any]) -> str:
@@ -38,7 +37,7 @@ def _decode(cursor: str, count: int) -> list[Any]:
     return values
 
 
-def paginate(
+def paginate[M: Model](
     queryset: QuerySet[M],
     *,
     ordering: Sequence[str],

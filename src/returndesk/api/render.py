@@ -73,7 +73,10 @@ def order_out(o: Order) -> dict[str, Any]:
         "order_discount_total": money(o.order_discount_total_amount, o.currency),
         "total": money(
             paid_total(
-                ((li.unit_price_amount, li.quantity, li.discount_amount, li.tax_amount) for li in lines),
+                (
+                    (li.unit_price_amount, li.quantity, li.discount_amount, li.tax_amount)
+                    for li in lines
+                ),
                 tax_included=o.tax_included,
                 shipping=o.shipping_total_amount,
                 order_discount=o.order_discount_total_amount,
@@ -117,5 +120,8 @@ def bulk_answer(results: Iterable[tuple[str, str, list[FieldError]]]) -> dict[st
         }
         for key, outcome, errors in results
     ]
-    counts = {k: sum(1 for i in items if i["outcome"] == k) for k in ("created", "updated", "unchanged", "failed")}
+    counts = {
+        k: sum(1 for i in items if i["outcome"] == k)
+        for k in ("created", "updated", "unchanged", "failed")
+    }
     return {"results": items, **counts}

@@ -98,9 +98,7 @@ class Order(MerchantOwnedModel):
 
 class OrderLine(MerchantOwnedModel):
     # Indexed by the (order, line_id) unique constraint, which leads with the order.
-    order = models.ForeignKey(
-        Order, on_delete=models.CASCADE, related_name="lines", db_index=False
-    )
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", db_index=False)
     line_id = models.CharField(max_length=64)
     position = models.PositiveIntegerField()
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="order_lines")

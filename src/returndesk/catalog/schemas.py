@@ -28,7 +28,6 @@ from returndesk.catalog.inputs import (
 from returndesk.core.money import Money, MoneyError, validate_currency
 
 
-
 def _currency(value: str) -> str:
     try:
         return validate_currency(value)
@@ -36,9 +35,7 @@ def _currency(value: str) -> str:
         raise ValueError(str(exc)) from None
 
 
-Currency = Annotated[
-    str, Field(pattern=r"^[A-Z]{3}$", examples=["USD"]), AfterValidator(_currency)
-]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["USD"]), AfterValidator(_currency)]
 
 
 class WriteModel(BaseModel):
@@ -186,5 +183,3 @@ class OrderIn(WriteModel):
 
 class OrderBulkItem(OrderIn):
     order_number: Annotated[str, Field(min_length=1, max_length=64)]
-
-

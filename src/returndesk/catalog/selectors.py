@@ -28,7 +28,9 @@ def _with_details(qs: QuerySet[Order]) -> QuerySet[Order]:
 
 
 def order_get(*, merchant: Merchant, order_number: str) -> Order:
-    order = _with_details(Order.objects.filter(merchant=merchant, order_number=order_number)).first()
+    order = _with_details(
+        Order.objects.filter(merchant=merchant, order_number=order_number)
+    ).first()
     if order is None:
         raise NotFound(f"No order with number '{order_number}'.")
     return order

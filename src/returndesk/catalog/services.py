@@ -285,7 +285,12 @@ def order_validate(
 
 
 def _line_errors(
-    line: OrderLineInput, prefix: str, currency: str, *, known_skus: set[str], allow_new_products: bool
+    line: OrderLineInput,
+    prefix: str,
+    currency: str,
+    *,
+    known_skus: set[str],
+    allow_new_products: bool,
 ) -> list[FieldError]:
     errors: list[FieldError] = []
     _check_key(line.line_id, f"{prefix}line_id", errors)
@@ -535,12 +540,12 @@ def _orders_write(
             changed_orders.append(order)
             dirty = True
         current_lines = lines_by_order[order.pk]
-        for position, line in enumerate(data.lines, start=1):
-            line_values = _line_fields(line, position, products[line.sku])
-            current = current_lines.pop(line.line_id, None)
+        for position, given in enumerate(data.lines, start=1):
+            line_values = _line_fields(given, position, products[given.sku])
+            current = current_lines.pop(given.line_id, None)
             if current is None:
                 new_lines.append(
-                    OrderLine(merchant=merchant, order=order, line_id=line.line_id, **line_values)
+                    OrderLine(merchant=merchant, order=order, line_id=given.line_id, **line_values)
                 )
                 dirty = True
                 continue
@@ -572,13 +577,13 @@ def _orders_write(
 
     Order.objects.bulk_create([order for _, _, order in new_orders], batch_size=500)
     for _, data, order in new_orders:
-        for position, line in enumerate(data.lines, start=1):
+        for position, given in enumerate(data.lines, start=1):
             new_lines.append(
                 OrderLine(
                     merchant=merchant,
                     order=order,
-                    line_id=line.line_id,
-                    **_line_fields(line, position, products[line.sku]),
+                    line_id=given.line_id,
+                    **_line_fields(given, position, products[given.sku]),
                 )
             )
         new_tenders.extend(

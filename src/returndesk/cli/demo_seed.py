@@ -6,6 +6,7 @@ run finds what the first made and leaves it.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from returndesk.tenants.services import (
 )
 
 ACTOR = Actor.system("demo seed")
-PASSWORD = "returndesk-demo"
+PASSWORD = "returndesk-demo"  # noqa: S105 - the demo's published login, printed at start
 ONLINE_RETAIL = "online_retail.csv.gz"
 
 
@@ -58,14 +59,42 @@ def online_retail_file() -> Path:
 USD = "USD"
 ELECTRONICS = [
     # sku, name, category, price (cents), serialized, accessories, weight
-    ("NW-PHONE-X1", "Northwind X1 Phone 128 GB", "electronics", 69900, True,
-     [("charger", "USB-C charger", 1900), ("cable", "USB-C cable", 900)], 420),
-    ("NW-EARBUDS", "Northwind Buds Pro", "electronics", 14900, True,
-     [("case", "Charging case", 4900), ("tips", "Ear tips (3 sizes)", 500)], 120),
-    ("NW-LAPTOP-14", "Northwind Air 14\" Laptop", "electronics", 129900, True,
-     [("charger", "65 W charger", 4900)], 1600),
-    ("NW-WATCH-2", "Northwind Watch 2", "electronics", 24900, True,
-     [("strap", "Sport strap", 2900), ("dock", "Charging dock", 2500)], 150),
+    (
+        "NW-PHONE-X1",
+        "Northwind X1 Phone 128 GB",
+        "electronics",
+        69900,
+        True,
+        [("charger", "USB-C charger", 1900), ("cable", "USB-C cable", 900)],
+        420,
+    ),
+    (
+        "NW-EARBUDS",
+        "Northwind Buds Pro",
+        "electronics",
+        14900,
+        True,
+        [("case", "Charging case", 4900), ("tips", "Ear tips (3 sizes)", 500)],
+        120,
+    ),
+    (
+        "NW-LAPTOP-14",
+        'Northwind Air 14" Laptop',
+        "electronics",
+        129900,
+        True,
+        [("charger", "65 W charger", 4900)],
+        1600,
+    ),
+    (
+        "NW-WATCH-2",
+        "Northwind Watch 2",
+        "electronics",
+        24900,
+        True,
+        [("strap", "Sport strap", 2900), ("dock", "Charging dock", 2500)],
+        150,
+    ),
     ("NW-SPEAKER", "Northwind Go Speaker", "electronics", 7900, False, [], 600),
 ]
 APPAREL = [
@@ -77,16 +106,36 @@ APPAREL = [
     ("NW-SOCKS-3", "Merino Socks, 3 pairs", "underwear", 1900),
 ]
 CUSTOMERS = [
-    ("ada.lovelace@example.com", "Ada Lovelace", "+1 212 555 0101",
-     ("Ada Lovelace", "12 W 31st St", "Apt 4", "New York", "NY", "10001", "US")),
-    ("grace.hopper@example.com", "Grace Hopper", "+1 617 555 0134",
-     ("Grace Hopper", "1 Broadway", "", "Cambridge", "MA", "02142", "US")),
-    ("alan.turing@example.co.uk", "Alan Turing", "+44 20 7946 0018",
-     ("Alan Turing", "221 Baker St", "", "London", "", "NW1 6XE", "GB")),
-    ("katherine.johnson@example.com", "Katherine Johnson", "+1 757 555 0199",
-     ("Katherine Johnson", "400 Main St", "", "Hampton", "VA", "23669", "US")),
-    ("marie.curie@example.fr", "Marie Curie", "+33 1 55 55 01 01",
-     ("Marie Curie", "11 Rue Pierre et Marie Curie", "", "Paris", "", "75005", "FR")),
+    (
+        "ada.lovelace@example.com",
+        "Ada Lovelace",
+        "+1 212 555 0101",
+        ("Ada Lovelace", "12 W 31st St", "Apt 4", "New York", "NY", "10001", "US"),
+    ),
+    (
+        "grace.hopper@example.com",
+        "Grace Hopper",
+        "+1 617 555 0134",
+        ("Grace Hopper", "1 Broadway", "", "Cambridge", "MA", "02142", "US"),
+    ),
+    (
+        "alan.turing@example.co.uk",
+        "Alan Turing",
+        "+44 20 7946 0018",
+        ("Alan Turing", "221 Baker St", "", "London", "", "NW1 6XE", "GB"),
+    ),
+    (
+        "katherine.johnson@example.com",
+        "Katherine Johnson",
+        "+1 757 555 0199",
+        ("Katherine Johnson", "400 Main St", "", "Hampton", "VA", "23669", "US"),
+    ),
+    (
+        "marie.curie@example.fr",
+        "Marie Curie",
+        "+33 1 55 55 01 01",
+        ("Marie Curie", "11 Rue Pierre et Marie Curie", "", "Paris", "", "75005", "FR"),
+    ),
 ]
 
 
@@ -171,6 +220,7 @@ def _northwind_orders(today: date) -> list[OrderInput]:
             shipping_total=Money(599, USD),
         )
         total = order_total(draft)
+        tenders: tuple[TenderInput, ...]
         if n % 5 == 0:  # a split tender: a gift card first, the rest on the card
             gift = min(2500, total - 1)
             tenders = (
@@ -179,9 +229,7 @@ def _northwind_orders(today: date) -> list[OrderInput]:
             )
         else:
             tenders = (TenderInput("card", Money(total, USD), f"ch_demo_{n:04d}", "stripe"),)
-        orders.append(
-            OrderInput(**{**draft.__dict__, "tenders": tenders})  # type: ignore[arg-type]
-        )
+        orders.append(dataclasses.replace(draft, tenders=tenders))
     return orders
 
 
@@ -220,7 +268,11 @@ def seed(
         provider.support_email = "ops@harbor-returns.example"
         provider.save()
     northwind = _merchant(
-        "northwind", "Northwind Electronics & Apparel", USD, "America/New_York", "#0E7C66",
+        "northwind",
+        "Northwind Electronics & Apparel",
+        USD,
+        "America/New_York",
+        "#0E7C66",
         "help@northwind.example",
     )
     with merchant_scope(northwind):
@@ -231,7 +283,11 @@ def seed(
     data_file = online_retail_file()
     if with_online_retail and data_file.is_file():
         retail = _merchant(
-            "online-retail", "Online Retail (UCI data set)", "GBP", "Europe/London", "#B5179E",
+            "online-retail",
+            "Online Retail (UCI data set)",
+            "GBP",
+            "Europe/London",
+            "#B5179E",
             "hello@online-retail.example",
         )
         merchants.append(retail)

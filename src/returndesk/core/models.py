@@ -45,6 +45,9 @@ class IdempotencyRecord(models.Model):
             models.UniqueConstraint(fields=["credential", "key"], name="idempotency_once_per_key")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.credential}/{self.key}"
+
 
 class PeriodicJobState(models.Model):
     """When each periodic job of the worker last ran and next runs; claimed with a lease so
@@ -58,6 +61,9 @@ class PeriodicJobState(models.Model):
     last_finished_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     run_count = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class AuditLogEntry(models.Model):
@@ -81,3 +87,6 @@ class AuditLogEntry(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_type} {self.object_ref}"

@@ -53,7 +53,7 @@ class Money:
 
     @classmethod
     def from_decimal(cls, value: Decimal | str, currency: str) -> Money:
-        """Parse a major-unit amount ("2.55" GBP -> 255); refuse anything finer than a minor unit."""
+        """Parse a major-unit amount ("2.55" GBP -> 255); refuse what is finer than a minor unit."""
         try:
             dec = Decimal(str(value).strip())
         except InvalidOperation:

@@ -31,7 +31,8 @@ class PeriodicJob:
     lease: timedelta = timedelta(minutes=10)
 
     def load(self) -> Callable[[], object]:
-        return import_string(self.target)  # type: ignore[no-any-return]
+        loaded: Callable[[], object] = import_string(self.target)
+        return loaded
 
 
 PERIODIC_JOBS: tuple[PeriodicJob, ...] = (

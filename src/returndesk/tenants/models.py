@@ -74,19 +74,19 @@ class Facility(TimeStampedModel):
 class ReturnDeskUserManager(UserManager):
     use_in_migrations = True
 
-    def _create_user(self, username, email, password, **extra_fields):  # type: ignore[no-untyped-def,override]
+    def _create_user(self, username, email, password, **extra_fields):
         email = self.normalize_email(email or username).lower()
         user = self.model(email=email, **extra_fields)
         user.set_password(password)
         user.save(using=self._db)
         return user
 
-    def create_user(self, email=None, password=None, **extra_fields):  # type: ignore[no-untyped-def,override]
+    def create_user(self, email=None, password=None, **extra_fields):  # type: ignore[override]
         extra_fields.setdefault("is_staff", False)
         extra_fields.setdefault("is_superuser", False)
         return self._create_user(None, email, password, **extra_fields)
 
-    def create_superuser(self, email=None, password=None, **extra_fields):  # type: ignore[no-untyped-def,override]
+    def create_superuser(self, email=None, password=None, **extra_fields):  # type: ignore[override]
         extra_fields["is_staff"] = True
         extra_fields["is_superuser"] = True
         return self._create_user(None, email, password, **extra_fields)
@@ -100,7 +100,7 @@ class User(AbstractUser):
     full_name = models.CharField(max_length=200, blank=True)
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS = []
 
     objects = ReturnDeskUserManager()  # type: ignore[misc]
 

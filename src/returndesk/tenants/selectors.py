@@ -86,9 +86,7 @@ def user_permissions(user: User, merchant: Merchant | None) -> frozenset[str]:
 
 
 def user_actor(user: User, merchant: Merchant | None) -> Actor:
-    return Actor(
-        "user", user.email, user_id=user.pk, permissions=user_permissions(user, merchant)
-    )
+    return Actor("user", user.email, user_id=user.pk, permissions=user_permissions(user, merchant))
 
 
 def merchant_get(slug: str) -> Merchant:

@@ -2,10 +2,9 @@ from __future__ import annotations
 
 import gzip
 import io
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from returndesk.catalog.inputs import OrderInput
 
@@ -65,7 +64,5 @@ def open_text(path: Path) -> tuple[IO[str], CountingReader]:
     counter = CountingReader(raw)
     buffered = io.BufferedReader(counter, buffer_size=1 << 16)
     head = buffered.peek(2)[:2]
-    stream: IO[bytes] = gzip.GzipFile(fileobj=buffered) if head == b"\x1f\x8b" else buffered
+    stream = cast(IO[bytes], gzip.GzipFile(fileobj=buffered) if head == b"\x1f\x8b" else buffered)
     return io.TextIOWrapper(stream, encoding="utf-8-sig", newline=""), counter
-
-

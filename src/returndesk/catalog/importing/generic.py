@@ -173,7 +173,9 @@ def parse_csv(
             yield from _csv_order(current, default_currency)
 
 
-def _csv_order(rows: list[tuple[int, dict[str, str]]], default_currency: str) -> Iterator[ParseEvent]:
+def _csv_order(
+    rows: list[tuple[int, dict[str, str]]], default_currency: str
+) -> Iterator[ParseEvent]:
     first_line, first = rows[0]
     number = first["order_number"]
     try:
@@ -199,7 +201,9 @@ def _csv_order(rows: list[tuple[int, dict[str, str]]], default_currency: str) ->
                     sku=values["sku"],
                     quantity=quantity,
                     unit_price=unit_price,
-                    discount=_money(values.get("discount", ""), currency, f"line {line_no}: discount"),
+                    discount=_money(
+                        values.get("discount", ""), currency, f"line {line_no}: discount"
+                    ),
                     tax=_money(values.get("tax", ""), currency, f"line {line_no}: tax"),
                     serial_numbers=tuple(s.strip() for s in serials.split(";") if s.strip()),
                 )

@@ -20,6 +20,12 @@ from returndesk.tenants.models import Merchant
 
 logger = logging.getLogger(__name__)
 
+# Inside an outer transaction (a test, a caller's atomic block) ON COMMIT DROP comes late:
+# drop leftovers first, and drop the tables when the merge is done.
+DROP_STAGING = (
+    "DROP TABLE IF EXISTS rd_stage_order, rd_stage_line, rd_stage_tender, rd_touched, "
+    "rd_keep, rd_map, rd_tender_changed"
+)
 STAGING_DDL = """
 CREATE TEMP TABLE rd_stage_order (
     seq integer PRIMARY KEY, order_number text, email text, customer_name text,
@@ -202,6 +208,7 @@ class PgStagingWriter:
         self.cursor = connection.cursor()
         raw: Any = self.cursor.cursor
         self.raw = raw
+        self.raw.execute(DROP_STAGING)
         self.raw.execute(STAGING_DDL)
 
     def _copy(self, table: str, rows: list[tuple[Any, ...]]) -> None:
@@ -290,6 +297,7 @@ class PgStagingWriter:
                 )
             self.raw.execute(COUNT_SQL)
             kept, created, updated = self.raw.fetchone()
+            self.raw.execute(DROP_STAGING)
             self.cursor.close()
         except BaseException as exc:
             self._abort(exc)

@@ -8,11 +8,11 @@ upsert in one transaction (`pg.PgStagingWriter`); elsewhere, batches of orders t
 from __future__ import annotations
 
 import re
-
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Protocol
 
 from django.db import connection
 
@@ -58,7 +58,11 @@ class ImportSummary:
 
     def count(self, reason: str) -> None:
         # Reasons group without their figures ("negative quantity -2" and "-5" count together).
-        label = re.sub(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w])", "N", reason.split(": ")[0] if ": " in reason else reason)
+        label = re.sub(
+            r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w])",
+            "N",
+            reason.split(": ")[0] if ": " in reason else reason,
+        )
         self.reasons[label] = self.reasons.get(label, 0) + 1
 
 
@@ -185,18 +189,21 @@ def import_orders(
     return summary
 
 
-class _Writer:
+class _Writer(Protocol):
     def write(self, batch: list[tuple[OrderInput, int]]) -> list[tuple[str, int, str, list[str]]]:
-        raise NotImplementedError
+        """Stage or write a batch; answers the orders refused, with their messages."""
+        ...
 
     def finish(self) -> tuple[int, int, int]:
-        raise NotImplementedError
+        """Complete the import; answers (created, updated, unchanged)."""
+        ...
 
     def abort(self) -> None:
-        """Undo what is not yet committed (the ORM writer commits batch by batch)."""
+        """Undo what is not yet committed."""
+        ...
 
 
-class _OrmWriter(_Writer):
+class _OrmWriter:
     def __init__(self, actor: Actor, merchant: Merchant, allow_new_products: bool) -> None:
         self.actor = actor
         self.merchant = merchant
@@ -226,3 +233,6 @@ class _OrmWriter(_Writer):
 
     def finish(self) -> tuple[int, int, int]:
         return self.counts[CREATED], self.counts[UPDATED], self.counts[UNCHANGED]
+
+    def abort(self) -> None:
+        """Each batch committed on its own; nothing is pending."""

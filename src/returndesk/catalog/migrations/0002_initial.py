@@ -5,78 +5,117 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('catalog', '0001_initial'),
-        ('tenants', '0001_initial'),
+        ("catalog", "0001_initial"),
+        ("tenants", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='customer',
-            name='merchant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='tenants.merchant'),
+            model_name="customer",
+            name="merchant",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, to="tenants.merchant"
+            ),
         ),
         migrations.AddField(
-            model_name='order',
-            name='customer',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='catalog.customer'),
+            model_name="order",
+            name="customer",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="orders",
+                to="catalog.customer",
+            ),
         ),
         migrations.AddField(
-            model_name='order',
-            name='merchant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='tenants.merchant'),
+            model_name="order",
+            name="merchant",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, to="tenants.merchant"
+            ),
         ),
         migrations.AddField(
-            model_name='orderline',
-            name='merchant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='tenants.merchant'),
+            model_name="orderline",
+            name="merchant",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, to="tenants.merchant"
+            ),
         ),
         migrations.AddField(
-            model_name='orderline',
-            name='order',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='catalog.order'),
+            model_name="orderline",
+            name="order",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="lines",
+                to="catalog.order",
+            ),
         ),
         migrations.AddField(
-            model_name='product',
-            name='merchant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='tenants.merchant'),
+            model_name="product",
+            name="merchant",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, to="tenants.merchant"
+            ),
         ),
         migrations.AddField(
-            model_name='orderline',
-            name='product',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='order_lines', to='catalog.product'),
+            model_name="orderline",
+            name="product",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="order_lines",
+                to="catalog.product",
+            ),
         ),
         migrations.AddField(
-            model_name='tender',
-            name='merchant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='tenants.merchant'),
+            model_name="tender",
+            name="merchant",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, to="tenants.merchant"
+            ),
         ),
         migrations.AddField(
-            model_name='tender',
-            name='order',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='tenders', to='catalog.order'),
+            model_name="tender",
+            name="order",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="tenders",
+                to="catalog.order",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='customer',
-            constraint=models.UniqueConstraint(fields=('merchant', 'email'), name='customer_email_per_merchant'),
+            model_name="customer",
+            constraint=models.UniqueConstraint(
+                fields=("merchant", "email"), name="customer_email_per_merchant"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.UniqueConstraint(fields=('merchant', 'order_number'), name='order_number_per_merchant'),
+            model_name="order",
+            constraint=models.UniqueConstraint(
+                fields=("merchant", "order_number"), name="order_number_per_merchant"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='product',
-            constraint=models.UniqueConstraint(fields=('merchant', 'sku'), name='product_sku_per_merchant'),
+            model_name="product",
+            constraint=models.UniqueConstraint(
+                fields=("merchant", "sku"), name="product_sku_per_merchant"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='orderline',
-            constraint=models.UniqueConstraint(fields=('order', 'line_id'), name='line_id_per_order'),
+            model_name="orderline",
+            constraint=models.UniqueConstraint(
+                fields=("order", "line_id"), name="line_id_per_order"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='tender',
-            constraint=models.UniqueConstraint(fields=('order', 'position'), name='tender_position_per_order'),
+            model_name="tender",
+            constraint=models.UniqueConstraint(
+                fields=("order", "position"), name="tender_position_per_order"
+            ),
         ),
     ]

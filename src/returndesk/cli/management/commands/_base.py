@@ -19,5 +19,7 @@ class ReturnDeskCommand(BaseCommand):
         except ApplicationError as exc:
             detail = exc.detail
             if exc.errors and len(exc.errors) > 1:
-                detail = "\n  ".join([exc.detail.split(";")[0], *(f"{e.field}: {e.message}" for e in exc.errors)])
+                detail = "\n  ".join(
+                    [exc.detail.split(";")[0], *(f"{e.field}: {e.message}" for e in exc.errors)]
+                )
             raise CommandError(detail) from exc

@@ -29,7 +29,9 @@ class Command(ReturnDeskCommand):
 
     def handle(self, *args: Any, **o: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
-        self.stdout.write("Database migrated. Seeding the demo (the Online Retail import takes a minute)…")
+        self.stdout.write(
+            "Database migrated. Seeding the demo (the Online Retail import takes a minute)…"
+        )
         sys.stdout.flush()
         report = DemoReport()
         keys = seed(report=report, with_online_retail=not o["without_online_retail"])
