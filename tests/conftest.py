@@ -17,10 +17,15 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.test import Client
+from hypothesis import settings as hypothesis_settings
 
 from returndesk.core.actors import Actor
 from returndesk.tenants.models import Merchant
 from returndesk.tenants.services import apikey_create, facility_create, merchant_create
+
+hypothesis_settings.register_profile("soak", max_examples=5_000, deadline=None)
+hypothesis_settings.register_profile("default", deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 STRICT = os.environ.get("RETURNDESK_TEST_STRICT") == "1"
 ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
