@@ -33,24 +33,16 @@ ACTOR = Actor.system("tests")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    marked = [item for item in items if item.get_closest_marker("postgres_only")]
     if ON_POSTGRES:
+        if STRICT and items and not marked:
+            raise pytest.UsageError(
+                "RETURNDESK_TEST_STRICT=1 on PostgreSQL: this run collected no postgres_only test"
+            )
         return
-    kept, deselected = [], []
-    for item in items:
-        (deselected if item.get_closest_marker("postgres_only") else kept).append(item)
-    if deselected:
-        config.hook.pytest_deselected(items=deselected)
-        items[:] = kept
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    # Runs where the items are: in each xdist worker, or in a plain run (the xdist controller
-    # holds no items).
-    if not (STRICT and ON_POSTGRES) or not session.items:
-        return
-    if not any(i.get_closest_marker("postgres_only") for i in session.items):
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        print("\nSTRICT: the PostgreSQL pass collected no postgres_only test")
+    if marked:
+        config.hook.pytest_deselected(items=marked)
+        items[:] = [item for item in items if not item.get_closest_marker("postgres_only")]
 
 
 def require_outside(what: str, present: bool, how: str) -> None:
