@@ -264,3 +264,11 @@ def test_openapi_and_health_are_served(db) -> None:  # type: ignore[no-untyped-d
     assert "/api/v1/orders/{order_number}" in spec["paths"]
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").json()["status"] == "ok"
+
+
+def test_a_wrong_method_answers_problem_json(api: ApiClient) -> None:
+    response = api.send("DELETE", "/products/SHOE-1")
+    assert response.status_code == 405
+    body = problem(response)
+    assert body["code"] == "method_not_allowed"
+    assert "PUT" in response["Allow"]

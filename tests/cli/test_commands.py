@@ -18,6 +18,13 @@ def cli(*args: str) -> str:
     return out.getvalue()
 
 
+def create_acme() -> str:
+    return cli(
+        "createmerchant", "--slug", "acme", "--name", "Acme", "--currency", "USD",
+        "--timezone", "UTC",
+    )  # fmt: skip
+
+
 def test_createmerchant_and_createfacility() -> None:
     out = cli(
         "createmerchant",
@@ -86,17 +93,7 @@ def test_createmerchant_explains_bad_input(args: list[str], message: str) -> Non
 
 
 def test_apikey_create_prints_the_key_alone_on_the_last_line() -> None:
-    cli(
-        "createmerchant",
-        "--slug",
-        "acme",
-        "--name",
-        "Acme",
-        "--currency",
-        "USD",
-        "--timezone",
-        "UTC",
-    )
+    create_acme()
     out = cli("apikey", "create", "--merchant", "acme", "--name", "shop sync")
     key = out.strip().splitlines()[-1]
     assert key.startswith("rd_m_") and " " not in key
@@ -110,17 +107,7 @@ def test_apikey_create_prints_the_key_alone_on_the_last_line() -> None:
 
 
 def test_provider_keys_can_be_limited_to_facilities() -> None:
-    cli(
-        "createmerchant",
-        "--slug",
-        "acme",
-        "--name",
-        "Acme",
-        "--currency",
-        "USD",
-        "--timezone",
-        "UTC",
-    )
+    create_acme()
     cli(
         "createfacility",
         "--code",
@@ -162,17 +149,7 @@ def test_provider_keys_can_be_limited_to_facilities() -> None:
 
 
 def test_import_orders_prints_a_summary_with_line_numbers(tmp_path: Path) -> None:
-    cli(
-        "createmerchant",
-        "--slug",
-        "acme",
-        "--name",
-        "Acme",
-        "--currency",
-        "USD",
-        "--timezone",
-        "UTC",
-    )
+    create_acme()
     path = tmp_path / "orders.jsonl"
     path.write_text('{"order_number": "1"}\n')
     out = cli("import_orders", str(path), "--merchant", "acme", "--format", "jsonl")

@@ -61,8 +61,21 @@ class ApiRequestGuardMiddleware:
             return rejection
         key = request.headers.get("Idempotency-Key")
         if request.method == "POST" and key is not None:
-            return self._idempotent(request, key)
-        return self.get_response(request)
+            response = self._idempotent(request, key)
+        else:
+            response = self.get_response(request)
+        if response.status_code == 405 and not response.get("Content-Type", "").startswith(
+            "application/problem+json"
+        ):
+            # The router answers a wrong method itself, outside the API's exception handlers.
+            allowed = response.get("Allow", "")
+            return problem(
+                405,
+                "method_not_allowed",
+                f"{request.method} is not allowed here; use {allowed or 'another method'}.",
+                headers={"Allow": allowed} if allowed else None,
+            )
+        return response
 
     def _check_body(self, request: HttpRequest) -> HttpResponse | None:
         if request.method not in WRITE_METHODS:

@@ -8,6 +8,7 @@ never half-written.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -38,29 +39,39 @@ def normalize_email(raw: str) -> str:
     return raw.strip().lower()
 
 
-def _check_key(value: str, field_name: str, errors: list[FieldError]) -> None:
+_BAD_KEY_CHARACTERS = re.compile(r"[/\x00-\x1f]")
+
+
+def _key_problem(value: str) -> str | None:
     if not value or len(value) > MAX_KEY_LENGTH:
-        errors.append(FieldError(field_name, f"must be 1 to {MAX_KEY_LENGTH} characters"))
-    elif "/" in value or any(ord(c) < 32 for c in value) or value != value.strip():
-        errors.append(
-            FieldError(field_name, "must not contain '/', control characters or edge spaces")
+        return f"must be 1 to {MAX_KEY_LENGTH} characters"
+    if _BAD_KEY_CHARACTERS.search(value) or value != value.strip():
+        return "must not contain '/', control characters or edge spaces"
+    return None
+
+
+def _money_problems(value: Money | None, currency: str) -> list[str]:
+    if value is None:
+        return []
+    problems = []
+    if value.currency != currency:
+        problems.append(
+            f"currency {value.currency} differs from the merchant's currency {currency}"
         )
+    if value.amount < 0:
+        problems.append("must not be negative")
+    return problems
+
+
+def _check_key(value: str, field_name: str, errors: list[FieldError]) -> None:
+    if problem := _key_problem(value):
+        errors.append(FieldError(field_name, problem))
 
 
 def _check_money(
     value: Money | None, field_name: str, currency: str, errors: list[FieldError]
 ) -> None:
-    if value is None:
-        return
-    if value.currency != currency:
-        errors.append(
-            FieldError(
-                field_name,
-                f"currency {value.currency} differs from the merchant's currency {currency}",
-            )
-        )
-    if value.amount < 0:
-        errors.append(FieldError(field_name, "must not be negative"))
+    errors.extend(FieldError(field_name, problem) for problem in _money_problems(value, currency))
 
 
 # ---------------------------------------------------------------------------------- products
@@ -292,27 +303,30 @@ def _line_errors(
     known_skus: set[str],
     allow_new_products: bool,
 ) -> list[FieldError]:
-    errors: list[FieldError] = []
-    _check_key(line.line_id, f"{prefix}line_id", errors)
-    if line.sku not in known_skus and not allow_new_products:
-        errors.append(
-            FieldError(
-                f"{prefix}sku", f"unknown SKU '{line.sku}': create it with PUT /products first"
-            )
-        )
+    # Runs once per line of every import: field names are only built when something is wrong.
+    problems: list[tuple[str, str]] = []
+    if problem := _key_problem(line.line_id):
+        problems.append(("line_id", problem))
+    if not allow_new_products and line.sku not in known_skus:
+        problems.append(("sku", f"unknown SKU '{line.sku}': create it with PUT /products first"))
     if line.quantity <= 0:
-        errors.append(FieldError(f"{prefix}quantity", "must be at least 1"))
-    for name in ("unit_price", "discount", "tax"):
-        _check_money(getattr(line, name), f"{prefix}{name}", currency, errors)
+        problems.append(("quantity", "must be at least 1"))
+    for name, value in (
+        ("unit_price", line.unit_price),
+        ("discount", line.discount),
+        ("tax", line.tax),
+    ):
+        if value is not None and (value.currency != currency or value.amount < 0):
+            problems.extend((name, problem) for problem in _money_problems(value, currency))
     if (
         line.discount
         and line.quantity > 0
         and line.discount.amount > line.unit_price.amount * line.quantity
     ):
-        errors.append(FieldError(f"{prefix}discount", "is more than the line's price"))
+        problems.append(("discount", "is more than the line's price"))
     if len(line.serial_numbers) > max(line.quantity, 0):
-        errors.append(FieldError(f"{prefix}serial_numbers", "more serial numbers than units"))
-    return errors
+        problems.append(("serial_numbers", "more serial numbers than units"))
+    return [FieldError(f"{prefix}{name}", message) for name, message in problems]
 
 
 @dataclass

@@ -85,10 +85,6 @@ def user_permissions(user: User, merchant: Merchant | None) -> frozenset[str]:
     return frozenset(granted)
 
 
-def user_actor(user: User, merchant: Merchant | None) -> Actor:
-    return Actor("user", user.email, user_id=user.pk, permissions=user_permissions(user, merchant))
-
-
 def merchant_get(slug: str) -> Merchant:
     merchant = Merchant.objects.filter(slug=slug).first()
     if merchant is None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from returndesk.catalog.importing.base import (
+    BloomFilter,
     CountingReader,
     ImportFormatError,
     Note,
@@ -238,7 +239,8 @@ def parse(
                 f"{','.join(header or [])!r}"
             )
         open_invoices: OrderedDict[str, _Invoice] = OrderedDict()
-        closed: set[str] = set()
+        # Invoices already emitted, to refuse one that reappears: fixed memory, any file size.
+        closed = BloomFilter()
 
         def close_oldest() -> Iterator[ParseEvent]:
             _, invoice = open_invoices.popitem(last=False)

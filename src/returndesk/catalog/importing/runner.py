@@ -119,6 +119,12 @@ def import_orders(
         fast_path = connection.vendor == "postgresql"
     with merchant_scope(merchant):
         events = _events(merchant, path, fmt, shift_to, mapping, counter)
+        # Read before the fast path opens its COPY: the connection serves nothing else then.
+        known_skus = (
+            set()
+            if allow_new_products or not fast_path
+            else set(Product.objects.filter(merchant=merchant).values_list("sku", flat=True))
+        )
         if fast_path:
             from returndesk.catalog.importing.pg import PgStagingWriter
 
@@ -127,11 +133,6 @@ def import_orders(
         else:
             summary.engine = "orm-batches"
             writer = _OrmWriter(actor, merchant, allow_new_products)
-        known_skus = (
-            set()
-            if allow_new_products or not fast_path
-            else set(Product.objects.filter(merchant=merchant).values_list("sku", flat=True))
-        )
         batch: list[tuple[OrderInput, int]] = []
         numbers: set[str] = set()
 

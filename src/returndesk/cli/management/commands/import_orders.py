@@ -25,7 +25,7 @@ def _date(text: str) -> date:
 class Command(ReturnDeskCommand):
     help = (
         "Import orders from a file (csv, jsonl or online-retail; .gz read as is). "
-        "Streams the file (memory stays flat but for the order numbers seen), shows "
+        "Streams the file in constant memory, shows "
         "progress on a terminal, and ends with a summary: "
         "created, updated, unchanged, and every skipped row with its line number and reason."
     )
