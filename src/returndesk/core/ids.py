@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+from returndesk.core.codes import ALPHABET as CROCKFORD
 
 
 def random_base32(length: int) -> str:
