@@ -14,10 +14,12 @@ from collections.abc import Callable
 from types import ModuleType
 
 import b1_import
+import b4_policy
 from common import log
 
 BENCHMARKS: dict[str, ModuleType] = {
     "b1": b1_import,
+    "b4": b4_policy,
 }
 
 

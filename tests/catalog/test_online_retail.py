@@ -44,9 +44,9 @@ def test_every_row_is_an_order_line_or_a_reported_skip(parsed: dict) -> None:  #
 def test_the_messy_rows_are_skipped_with_their_reasons(parsed: dict) -> None:  # type: ignore[type-arg]
     skips = parsed["skips"]
     reasons = Counter(s.reason.split(" ")[0] for s in skips.values())
-    assert reasons["cancellation/return"] == 9_288
+    assert reasons["return"] == 9_288
     assert skips[47].reason == "non-product code POST"
-    assert skips[143].reason.startswith("cancellation/return invoice (C)")
+    assert skips[143].reason.startswith("return invoice (C): not a sale")
     assert skips[157197].reason == "price 0.001 is finer than a penny"
     assert skips[361743].reason in {"non-product code BANK CHARGES"}
     negatives = [s for s in skips.values() if s.reason.startswith("negative quantity")]
@@ -224,3 +224,42 @@ def test_the_whole_file_imports_once_and_reimports_unchanged(
         shift_to=date(2026, 11, 26),
     )
     assert (again.created, again.updated, again.unchanged) == (0, 0, 19_773)
+
+
+@pytest.mark.django_db
+def test_c_invoices_become_completed_returns_linked_to_earlier_purchases(
+    make_merchant,
+    online_retail_file: Path,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    from returndesk.notifications.models import OutboxMessage
+    from returndesk.returns.historical import historical_returns_import
+    from returndesk.returns.models import Return, ReturnLine
+
+    merchant = make_merchant("retail", currency="GBP", tz="Europe/London")
+    sample = _slice(online_retail_file, tmp_path / "sample.csv.gz", 20_000)
+    import_orders(actor=ACTOR, merchant=merchant, path=sample, fmt="online-retail")
+    reported: list[tuple[int, str, str]] = []
+    first = historical_returns_import(
+        actor=ACTOR,
+        merchant=merchant,
+        path=sample,
+        report=lambda kind, line, key, message: reported.append((line, key, message)),
+    )
+    assert first.returns_created > 20 and first.units_linked > 0
+    assert first.rows_unlinked == sum(
+        "match no earlier purchase" in m or "guest" in m for _, _, m in reported
+    )
+    with merchant_scope(merchant):
+        returns = Return.objects.all()
+        assert {r.status for r in returns} == {"completed"}
+        assert not OutboxMessage.objects.exists()  # history writes no outbox rows
+        for ret in returns.select_related("order"):
+            assert ret.source_reference.startswith("C")
+            assert ret.created_at > ret.order.placed_at  # linked to an earlier purchase
+        for line in ReturnLine.objects.select_related("order_line"):
+            assert line.quantity <= line.order_line.quantity
+    # line 156 of the file: C536383 returns 35004C that customer 15311 had not bought before
+    assert any(line == 156 and "35004C" in message for line, _, message in reported)
+    again = historical_returns_import(actor=ACTOR, merchant=merchant, path=sample)
+    assert (again.returns_created, again.returns_unchanged) == (0, first.returns_created)

@@ -8,9 +8,9 @@ from pydantic import BaseModel, Field
 
 from returndesk.api.auth import merchant_context
 from returndesk.api.pagination import paginate
-from returndesk.api.products import PROBLEMS, ListParams
+from returndesk.api.products import ListParams
 from returndesk.api.render import bulk_answer, json_response, order_out
-from returndesk.api.schemas import BulkResult, OrderOut, OrderPage, ProblemOut
+from returndesk.api.schemas import PROBLEMS, BulkResult, OrderOut, OrderPage, ProblemOut
 from returndesk.catalog import selectors, services
 from returndesk.catalog.schemas import OrderBulkItem, OrderIn
 from returndesk.tenants import permissions as perm

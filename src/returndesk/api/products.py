@@ -7,21 +7,12 @@ from pydantic import BaseModel, Field
 from returndesk.api.auth import merchant_context
 from returndesk.api.pagination import paginate
 from returndesk.api.render import bulk_answer, json_response, product_out
-from returndesk.api.schemas import BulkResult, ProblemOut, ProductOut, ProductPage
+from returndesk.api.schemas import PROBLEMS, BulkResult, ProductOut, ProductPage
 from returndesk.catalog import selectors, services
 from returndesk.catalog.schemas import ProductBulkItem, ProductIn
 from returndesk.tenants import permissions as perm
 
 router = Router(tags=["products"])
-PROBLEMS: dict[int, type] = {
-    400: ProblemOut,
-    401: ProblemOut,
-    403: ProblemOut,
-    404: ProblemOut,
-    413: ProblemOut,
-    415: ProblemOut,
-    422: ProblemOut,
-}
 
 
 class ProductBulkIn(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -125,4 +126,88 @@ class OrderOut(BaseModel):
 
 class OrderPage(BaseModel):
     data: list[OrderOut]
+    next_cursor: str | None
+
+
+# The error answers every operation may give, for the OpenAPI document.
+PROBLEMS: dict[int, type] = {
+    400: ProblemOut,
+    401: ProblemOut,
+    403: ProblemOut,
+    404: ProblemOut,
+    413: ProblemOut,
+    415: ProblemOut,
+    422: ProblemOut,
+}
+
+
+class PolicyOut(BaseModel):
+    version: int
+    published_at: datetime
+    published_by: str
+    document: dict[str, Any]
+
+
+class EligibilityOut(BaseModel):
+    policy_version: int
+    decision: dict[str, Any] = Field(
+        description="outcome, verdicts per line with their clauses, fees, refund_estimate"
+    )
+
+
+class ReturnLineOut(BaseModel):
+    line_id: str
+    sku: str
+    name: str
+    quantity: int
+    reason: str
+    comment: str
+    value: MoneyOut
+    exchange_for: dict[str, Any] | None
+
+
+class RiskOut(BaseModel):
+    score: float
+    reasons: list[Any]
+
+
+class ReturnOut(BaseModel):
+    ran: str = Field(description="Return Authorization Number, 4-4-4-1 groups")
+    status: str
+    order_number: str | None
+    email: str
+    channel: str
+    resolution: str
+    gift: bool
+    policy_version: int | None
+    decision: dict[str, Any]
+    risk: RiskOut
+    lines: list[ReturnLineOut]
+    fees: MoneyOut
+    refund_estimate: MoneyOut
+    authorized_at: datetime | None
+    expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ReturnPage(BaseModel):
+    data: list[ReturnOut]
+    next_cursor: str | None
+
+
+class EventOut(BaseModel):
+    id: str
+    type: str
+    from_status: str | None
+    to_status: str | None
+    actor: str
+    channel: str | None
+    reason: str | None
+    payload: dict[str, Any]
+    at: datetime
+
+
+class EventPage(BaseModel):
+    data: list[EventOut]
     next_cursor: str | None

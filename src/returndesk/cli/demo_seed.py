@@ -30,6 +30,7 @@ from returndesk.catalog.services import order_total, orders_upsert, products_ups
 from returndesk.core.actors import Actor
 from returndesk.core.money import Money
 from returndesk.core.tenancy import merchant_scope
+from returndesk.returns.historical import historical_returns_import
 from returndesk.tenants.models import Facility, Merchant, Provider, User
 from returndesk.tenants.services import (
     apikey_create,
@@ -299,9 +300,13 @@ def seed(
             shift_to=date.today(),
             progress=progress,
         )
+        history = historical_returns_import(
+            actor=ACTOR, merchant=retail, path=data_file, shift_to=date.today()
+        )
         report.say(
             f"online-retail: {summary.created} orders created, {summary.unchanged} already "
-            f"there, {summary.skipped_rows} rows skipped (non-sales), shifted to today"
+            f"there, {summary.skipped_rows} rows skipped (non-sales), shifted to today; "
+            f"{history.returns_created} historical returns"
         )
     elif with_online_retail:
         report.say(

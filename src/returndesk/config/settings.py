@@ -67,6 +67,9 @@ INSTALLED_APPS = [
     "returndesk.core",
     "returndesk.tenants",
     "returndesk.catalog",
+    "returndesk.policies",
+    "returndesk.notifications",
+    "returndesk.returns",
     "returndesk.api",
     "returndesk.cli",
 ]

@@ -42,6 +42,11 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
         "returndesk.core.idempotency.idempotency_records_purge",
     ),
     PeriodicJob(
+        "expire_returns",
+        timedelta(minutes=5),
+        "returndesk.returns.services.returns_expire_due",
+    ),
+    PeriodicJob(
         "prune_task_results",
         timedelta(hours=6),
         "returndesk.core.scheduling.task_results_prune",

@@ -159,13 +159,14 @@ class _Invoice:
     customer_id: str = ""
     country: str = ""
     lines: list[OrderLineInput] = field(default_factory=list)
+    source_lines: list[int] = field(default_factory=list)
     seen_rows: set[tuple[str, ...]] = field(default_factory=set)
 
 
 def _row_skip_reason(row: list[str]) -> str | None:
     invoice, code, _, quantity_text, _, price_text, _, _ = row
     if invoice.upper().startswith("C"):
-        return "cancellation/return invoice (C): not a sale"
+        return "return invoice (C): not a sale (imported as a historical return)"
     if invoice.upper().startswith("A"):
         return "bad-debt adjustment invoice (A): not a sale"
     upper = code.strip().upper()
@@ -188,6 +189,45 @@ def _row_skip_reason(row: list[str]) -> str | None:
     if price.amount <= 0:
         return f"zero or negative price {price_text}"
     return None
+
+
+def _return_row_skip_reason(row: list[str]) -> str | None:
+    """A row of a C invoice: a product returned, with a negative quantity and a real price."""
+    code, quantity_text, price_text = row[1].strip(), row[3], row[5]
+    upper = code.upper()
+    if upper in NON_PRODUCT_CODES or upper.startswith(NON_PRODUCT_PREFIXES):
+        return f"non-product code {code} on a return invoice"
+    try:
+        quantity = int(quantity_text)
+    except ValueError:
+        return f"unreadable quantity '{quantity_text}'"
+    if quantity >= 0:
+        return f"quantity {quantity} on a return invoice (returns are negative)"
+    try:
+        price = parse_price(price_text)
+    except MoneyError as exc:
+        if "finer" in str(exc):
+            return f"price {price_text} is finer than a penny"
+        return f"unreadable price '{price_text}'"
+    if price.amount <= 0:
+        return f"zero or negative price {price_text}"
+    return None
+
+
+@dataclass(frozen=True)
+class ParsedReturn:
+    """A C invoice: units a customer sent back, to be linked to their earlier purchases."""
+
+    invoice: str
+    customer_id: str
+    returned_at: datetime
+    lines: tuple[OrderLineInput, ...]  # quantities positive: units returned
+    source_lines: tuple[int, ...]  # the file line of each entry in `lines`
+    first_line: int
+
+    @property
+    def email(self) -> str:
+        return EMAIL_TEMPLATE.format(self.customer_id) if self.customer_id else ""
 
 
 def _to_order(invoice: _Invoice, shift: timedelta) -> OrderInput:
@@ -221,9 +261,14 @@ def _customer_id(raw: str) -> str:
 
 
 def parse(
-    path: Path, *, shift_to: date | None = None, counter: list[CountingReader] | None = None
-) -> Iterator[ParseEvent]:
-    """Stream the file as orders, skips (with line numbers) and notes."""
+    path: Path,
+    *,
+    shift_to: date | None = None,
+    counter: list[CountingReader] | None = None,
+    returns: bool = False,
+) -> Iterator[ParseEvent | ParsedReturn]:
+    """Stream the file as orders, skips (with line numbers) and notes; or, with `returns`, as
+    the C invoices (historical returns) and their own skips."""
     shift = timedelta(0)
     if shift_to is not None:
         shift = timedelta(days=(shift_to - newest_invoice_date(path)).days)
@@ -242,22 +287,36 @@ def parse(
         # Invoices already emitted, to refuse one that reappears: fixed memory, any file size.
         closed = BloomFilter()
 
-        def close_oldest() -> Iterator[ParseEvent]:
+        def close_oldest() -> Iterator[ParseEvent | ParsedReturn]:
             _, invoice = open_invoices.popitem(last=False)
             closed.add(invoice.number)
-            if invoice.lines:
+            if invoice.lines and returns:
+                assert invoice.local_time is not None
+                yield ParsedReturn(
+                    invoice=invoice.number,
+                    customer_id=invoice.customer_id,
+                    returned_at=(invoice.local_time + shift).replace(tzinfo=TIMEZONE),
+                    lines=tuple(invoice.lines),
+                    source_lines=tuple(invoice.source_lines),
+                    first_line=invoice.first_line,
+                )
+            elif invoice.lines:
                 yield ParsedOrder(_to_order(invoice, shift), invoice.first_line)
 
         line_no = 1
         for row in reader:
             line_no += 1
             if len(row) != len(COLUMNS):
-                yield Skip(line_no, f"expected {len(COLUMNS)} columns, found {len(row)}")
+                if not returns:  # reported once, by the orders pass
+                    yield Skip(line_no, f"expected {len(COLUMNS)} columns, found {len(row)}")
                 continue
             number = row[0].strip()
             if not number:
-                yield Skip(line_no, "no InvoiceNo")
+                if not returns:
+                    yield Skip(line_no, "no InvoiceNo")
                 continue
+            if returns and not number.upper().startswith("C"):
+                continue  # the orders pass reads these
             invoice = open_invoices.get(number)
             if invoice is None:
                 if number in closed:
@@ -274,7 +333,7 @@ def parse(
                     yield from close_oldest()
             invoice.rows += 1
             position = invoice.rows
-            reason = _row_skip_reason(row)
+            reason = _return_row_skip_reason(row) if returns else _row_skip_reason(row)
             if reason is None:
                 try:
                     local_time = parse_local_time(row[4])
@@ -284,7 +343,7 @@ def parse(
                 yield Skip(line_no, reason, number)
                 continue
             key = tuple(row)
-            if key in invoice.seen_rows:
+            if key in invoice.seen_rows and not returns:
                 yield Note(
                     line_no, "exact duplicate of an earlier row: kept as its own line", number
                 )
@@ -297,10 +356,11 @@ def parse(
                 OrderLineInput(
                     line_id=str(position),
                     sku=row[1].strip(),
-                    quantity=int(row[3]),
+                    quantity=-int(row[3]) if returns else int(row[3]),
                     unit_price=parse_price(row[5]),
                     product_name=row[2].strip() or row[1].strip(),
                 )
             )
+            invoice.source_lines.append(line_no)
         while open_invoices:
             yield from close_oldest()

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 from django.db import connection
 
@@ -80,7 +80,10 @@ def _events(
                 f"the Online Retail file is in GBP; merchant '{merchant.slug}' works in "
                 f"{merchant.currency}"
             )
-        return online_retail.parse(path, shift_to=shift_to, counter=counter)
+        # Without `returns` the reader yields no ParsedReturn.
+        return cast(
+            Iterator[ParseEvent], online_retail.parse(path, shift_to=shift_to, counter=counter)
+        )
     if shift_to is not None:
         raise ImportFormatError("--shift-to applies to the online-retail format only")
     if fmt == "jsonl":

@@ -12,6 +12,7 @@ from tqdm import tqdm
 from returndesk.catalog.importing.base import ImportFormatError
 from returndesk.catalog.importing.runner import FORMATS, import_orders
 from returndesk.cli.management.commands._base import ReturnDeskCommand
+from returndesk.returns.historical import historical_returns_import
 from returndesk.tenants.selectors import merchant_get
 
 
@@ -85,6 +86,7 @@ class Command(ReturnDeskCommand):
                 label = "skipped" if kind == "skipped" else "note"
                 skipped.write(f"  {where}: {label}: {message}\n")
 
+            history = None
             try:
                 summary = import_orders(
                     actor=self.actor,
@@ -96,6 +98,15 @@ class Command(ReturnDeskCommand):
                     report=report,
                     progress=progress,
                 )
+                if o["fmt"] == "online-retail":
+                    # Its C invoices are returns, linked to the purchases just imported.
+                    history = historical_returns_import(
+                        actor=self.actor,
+                        merchant=merchant,
+                        path=path,
+                        shift_to=shift_to,
+                        report=report,
+                    )
             except ImportFormatError as exc:
                 bar.close()
                 raise CommandError(f"{path}: {exc}") from exc
@@ -114,3 +125,10 @@ class Command(ReturnDeskCommand):
         self.stdout.write(f"  notes:            {summary.notes}")
         for reason, count in sorted(summary.reasons.items(), key=lambda kv: -kv[1]):
             self.stdout.write(f"    {count:>7}  {reason}")
+        if history is not None:
+            self.stdout.write("Historical returns (the C invoices):")
+            self.stdout.write(f"  returns created:   {history.returns_created}")
+            self.stdout.write(f"  returns unchanged: {history.returns_unchanged}")
+            self.stdout.write(f"  units linked:      {history.units_linked}")
+            self.stdout.write(f"  rows not linked:   {history.rows_unlinked}")
+            self.stdout.write(f"  rows skipped:      {history.rows_skipped}")

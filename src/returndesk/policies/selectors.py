@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from returndesk.core.errors import NotFound
+from returndesk.policies.models import PolicyVersion
+from returndesk.policies.services import policy_ensure_default
+from returndesk.tenants.models import Merchant
+
+
+def policy_current(*, merchant: Merchant) -> PolicyVersion:
+    return policy_ensure_default(merchant=merchant)
+
+
+def policy_version_get(*, merchant: Merchant, version: int) -> PolicyVersion:
+    found = PolicyVersion.objects.filter(merchant=merchant, version=version).first()
+    if found is None:
+        raise NotFound(f"No policy version {version}.")
+    return found

@@ -1,0 +1,106 @@
+"""The one function that changes a return's status, driven by `models.TRANSITIONS`.
+
+It locks the row, checks the move, saves, writes the timeline event and the outbox row, all in
+the caller's transaction. An illegal move raises InvalidTransition (HTTP 409), never a no-op.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from returndesk.core.actors import Actor
+from returndesk.core.errors import InvalidTransition
+from returndesk.core.ids import new_public_id
+from returndesk.notifications.services import outbox_enqueue
+from returndesk.returns.models import AUTHORIZED, TRANSITIONS, Return, ReturnEvent
+
+
+def return_event_record(
+    *,
+    ret: Return,
+    type: str,
+    actor: Actor,
+    channel: str = "",
+    reason: str = "",
+    from_status: str = "",
+    to_status: str = "",
+    payload: dict[str, Any] | None = None,
+    notify: bool = True,
+) -> ReturnEvent:
+    """Append to the timeline and, unless told not to, queue the event for whoever listens."""
+    event = ReturnEvent.objects.create(
+        merchant_id=ret.merchant_id,
+        return_request=ret,
+        public_id=new_public_id("evt"),
+        type=type,
+        from_status=from_status,
+        to_status=to_status,
+        actor_label=actor.label,
+        channel=channel,
+        reason=reason,
+        payload=payload or {},
+    )
+    if notify:
+        outbox_enqueue(
+            merchant_id=ret.merchant_id,
+            type=type,
+            event_id=event.public_id,
+            at=event.created_at,
+            data={
+                "ran": ret.ran,
+                "status": ret.status,
+                "order_number": ret.order.order_number if ret.order_id and ret.order else None,
+                "from_status": from_status or None,
+                "reason": reason or None,
+                **(payload or {}),
+            },
+        )
+    return event
+
+
+def return_transition(
+    *,
+    ret: Return,
+    to_status: str,
+    actor: Actor,
+    reason: str = "",
+    channel: str = "",
+    payload: dict[str, Any] | None = None,
+    notify: bool = True,
+) -> Return:
+    """Move a return to `to_status` if the table allows it from where it is now."""
+    with transaction.atomic():
+        locked = (
+            Return.objects.select_for_update(of=("self",)).select_related("order").get(pk=ret.pk)
+        )
+        from_status = locked.status
+        if to_status not in TRANSITIONS.get(from_status or None, frozenset()):
+            raise InvalidTransition(
+                f"Return {locked.ran} is {from_status or 'new'}; it cannot become {to_status}."
+            )
+        locked.status = to_status
+        fields = ["status", "updated_at"]
+        if to_status == AUTHORIZED:
+            locked.authorized_at = timezone.now()
+            fields.append("authorized_at")
+            days = int(locked.decision.get("days_to_ship", 14))
+            locked.expires_at = locked.authorized_at + timedelta(days=days)
+            fields.append("expires_at")
+        locked.save(update_fields=fields)
+        return_event_record(
+            ret=locked,
+            type=f"return.{to_status}",
+            actor=actor,
+            channel=channel,
+            reason=reason,
+            from_status=from_status,
+            to_status=to_status,
+            payload=payload,
+            notify=notify,
+        )
+    ret.refresh_from_db()
+    return ret

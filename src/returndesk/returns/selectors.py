@@ -1,0 +1,70 @@
+"""Reads of returns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Prefetch, QuerySet
+
+from returndesk.core.codes import parse_ran
+from returndesk.core.errors import NotFound
+from returndesk.returns.models import Return, ReturnEvent, ReturnLine
+from returndesk.tenants.models import Merchant
+
+
+def return_get(*, merchant: Merchant, ran: str) -> Return:
+    """A return by its RAN, typed any way a person would (a mistyped one is 422 ran_invalid)."""
+    code = parse_ran(ran)
+    found = (
+        Return.objects.filter(merchant=merchant, ran=code)
+        .select_related("order", "policy_version")
+        .prefetch_related(
+            Prefetch(
+                "lines",
+                queryset=ReturnLine.objects.select_related("order_line").order_by(
+                    "order_line__position"
+                ),
+            )
+        )
+        .first()
+    )
+    if found is None:
+        raise NotFound(f"No return {ran}.")
+    return found
+
+
+def return_list(
+    *,
+    merchant: Merchant,
+    status: str | None = None,
+    channel: str | None = None,
+    order_number: str | None = None,
+    email: str | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+) -> QuerySet[Return]:
+    qs = Return.objects.filter(merchant=merchant)
+    if status:
+        qs = qs.filter(status=status)
+    if channel:
+        qs = qs.filter(channel=channel)
+    if order_number:
+        qs = qs.filter(order__order_number=order_number)
+    if email:
+        qs = qs.filter(email=email.strip().lower())
+    if created_from:
+        qs = qs.filter(created_at__gte=created_from)
+    if created_to:
+        qs = qs.filter(created_at__lt=created_to)
+    return qs.select_related("order", "policy_version").prefetch_related(
+        Prefetch(
+            "lines",
+            queryset=ReturnLine.objects.select_related("order_line").order_by(
+                "order_line__position"
+            ),
+        )
+    )
+
+
+def return_events(*, ret: Return) -> QuerySet[ReturnEvent]:
+    return ReturnEvent.objects.filter(return_request=ret).order_by("created_at", "id")

@@ -1,0 +1,471 @@
+"""Creating returns and acting on them. Every channel (portal, API, agents) comes through here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+from django_scopes import scopes_disabled
+
+from returndesk.catalog.models import Order, OrderLine, Product
+from returndesk.catalog.services import normalize_email, paid_total
+from returndesk.core.actors import Actor
+from returndesk.core.codes import generate_ran
+from returndesk.core.errors import (
+    ApplicationError,
+    FieldError,
+    InvalidTransition,
+    NotFound,
+    ValidationFailed,
+)
+from returndesk.policies.document import PolicyDocument
+from returndesk.policies.engine import (
+    CustomerHistory,
+    Decision,
+    LineSnapshot,
+    OrderSnapshot,
+    RequestInvalid,
+    RequestLine,
+    ReturnRequest,
+    decide,
+)
+from returndesk.policies.models import BlocklistEntry, PolicyVersion
+from returndesk.policies.risk import RiskAssessment, RiskSignals, risk_assess
+from returndesk.policies.services import policy_ensure_default
+from returndesk.returns.inputs import ReturnInput
+from returndesk.returns.lifecycle import return_event_record, return_transition
+from returndesk.returns.models import (
+    AUTHORIZED,
+    CANCELLED,
+    CHANNELS,
+    COMPLETED,
+    EXPIRED,
+    LOST,
+    PENDING_REVIEW,
+    REJECTED,
+    RELEASED_STATUSES,
+    Return,
+    ReturnLine,
+)
+from returndesk.tenants.models import Merchant, Provider
+
+
+class OrderNotFound(NotFound):
+    """The same answer for an unknown order and for one whose e-mail or postal code does not
+    match, so a guesser learns nothing."""
+
+    code = "order_not_found"
+
+
+def _postal(code: str) -> str:
+    return "".join(code.split()).upper()
+
+
+def _find_order(merchant: Merchant, data: ReturnInput, *, lock: bool) -> Order:
+    order = Order.objects.filter(merchant=merchant, order_number=data.order_number)
+    if lock:
+        order = order.select_for_update(of=("self",))
+    found = order.select_related("customer").first()
+    not_found = OrderNotFound("No order matches this order number and e-mail or postal code.")
+    if found is None:
+        raise not_found
+    if data.gift_postal_code:
+        if not found.ship_postal_code or _postal(found.ship_postal_code) != _postal(
+            data.gift_postal_code
+        ):
+            raise not_found
+    elif not data.email or not found.email or normalize_email(data.email) != found.email:
+        raise not_found
+    return found
+
+
+def _already_held(order: Order, *, exclude_return: Return | None = None) -> dict[int, int]:
+    """Units of each order line returned or requested by returns that still hold them."""
+    rows = ReturnLine.objects.filter(return_request__order=order).exclude(
+        return_request__status__in=RELEASED_STATUSES
+    )
+    if exclude_return is not None:
+        rows = rows.exclude(return_request=exclude_return)
+    return {
+        row["order_line_id"]: row["units"]
+        for row in rows.values("order_line_id").annotate(units=Sum("quantity"))
+    }
+
+
+def order_snapshot(order: Order, lines: Iterable[OrderLine], held: dict[int, int]) -> OrderSnapshot:
+    """What the policy engine sees of an order."""
+    lines = list(lines)
+    products = {p.pk: p for p in Product.objects.filter(pk__in={line.product_id for line in lines})}
+    return OrderSnapshot(
+        order_number=order.order_number,
+        currency=order.currency,
+        placed_at=order.placed_at,
+        delivered_at=order.delivered_at,
+        ship_country=order.ship_country,
+        tax_included=order.tax_included,
+        total=paid_total(
+            (
+                (li.unit_price_amount, li.quantity, li.discount_amount, li.tax_amount)
+                for li in lines
+            ),
+            tax_included=order.tax_included,
+            shipping=order.shipping_total_amount,
+            order_discount=order.order_discount_total_amount,
+        ),
+        lines=tuple(
+            LineSnapshot(
+                line_id=li.line_id,
+                sku=li.sku,
+                name=li.name,
+                category=products[li.product_id].category,
+                quantity=li.quantity,
+                unit_price=li.unit_price_amount,
+                discount=li.discount_amount,
+                tax=li.tax_amount,
+                returnable=products[li.product_id].returnable,
+                final_sale=products[li.product_id].final_sale,
+                already_returned=held.get(li.pk, 0),
+            )
+            for li in lines
+        ),
+    )
+
+
+def _postal_key(order: Order) -> str:
+    return (
+        f"{order.ship_country}:{_postal(order.ship_postal_code)}" if order.ship_postal_code else ""
+    )
+
+
+def risk_signals(
+    merchant: Merchant, order: Order, policy: PolicyDocument, now: datetime
+) -> RiskSignals:
+    """The figures behind the risk score, from this merchant's data (or the provider's, for
+    e-mail based signals, where the provider shares risk history)."""
+    shared = Provider.current().share_risk_history
+    day_ago = now - timedelta(days=1)
+    email = order.email
+    with scopes_disabled():
+        scope = Q() if shared else Q(merchant=merchant)
+        mine = Q(email=email) if email else Q(pk__in=[])
+        returns = Return.objects.filter(scope, mine)
+        bought = (
+            OrderLine.objects.filter(Q(order__email=email) if email else Q(pk__in=[]))
+            .filter(Q() if shared else Q(merchant=merchant))
+            .aggregate(units=Sum("quantity"))["units"]
+            or 0
+        )
+        returned = (
+            ReturnLine.objects.filter(return_request__in=returns)
+            .exclude(return_request__status__in=RELEASED_STATUSES)
+            .aggregate(units=Sum("quantity"))["units"]
+            or 0
+        )
+        since = now - timedelta(days=policy.auto_approval.recent_days)
+        recent = returns.filter(created_at__gte=since).exclude(status=REJECTED).count()
+        email_24h = returns.filter(created_at__gte=day_ago).count()
+        address_24h = 0
+        if order.ship_postal_code:
+            address_24h = (
+                Return.objects.filter(
+                    merchant=merchant,
+                    created_at__gte=day_ago,
+                    order__ship_country=order.ship_country,
+                    order__ship_postal_code=order.ship_postal_code,
+                )
+                .exclude(email=email)
+                .count()
+            )
+        listed = BlocklistEntry.objects.filter(Q(merchant=merchant) | Q(merchant__isnull=True))
+        hit = listed.filter(
+            Q(kind="email", value=email) | Q(kind="postal_code", value=_postal_key(order))
+        ).first()
+    blocklisted = ""
+    if hit is not None:
+        owner = "the merchant's" if hit.merchant_id else "the provider's"
+        blocklisted = f"{hit.get_kind_display()} on {owner} blocklist"
+    return RiskSignals(
+        currency=order.currency,
+        units_bought=bought,
+        units_returned=returned,
+        recent_returns=recent,
+        order_total=0,  # set by the caller, who has the order's lines
+        email_returns_24h=email_24h,
+        address_returns_24h=address_24h,
+        blocklisted=blocklisted,
+    )
+
+
+def customer_history(
+    merchant: Merchant, order: Order, signals: RiskSignals, risk: RiskAssessment
+) -> CustomerHistory:
+    """The customer's recent and completed returns at this merchant, and the risk score."""
+    completed = 0
+    if order.email:
+        completed = Return.objects.filter(
+            merchant=merchant, email=order.email, status=COMPLETED
+        ).count()
+    return CustomerHistory(
+        recent_returns=signals.recent_returns,
+        completed_returns_without_finding=completed,
+        risk_score=risk.score,
+    )
+
+
+def _request(data: ReturnInput) -> ReturnRequest:
+    return ReturnRequest(
+        lines=tuple(
+            RequestLine(
+                line_id=line.line_id,
+                quantity=line.quantity,
+                reason=line.reason,
+                has_photo=bool(line.photo_upload_ids),
+            )
+            for line in data.lines
+        ),
+        resolution=data.resolution,
+        proof="receipt" if data.proof_of_purchase_upload_id else "order",
+    )
+
+
+def _check_input(data: ReturnInput, *, creating: bool = True) -> None:
+    errors: list[FieldError] = []
+    if data.channel not in CHANNELS:
+        errors.append(FieldError("channel", f"must be one of {', '.join(CHANNELS)}"))
+    if data.gift_postal_code:
+        if data.email:
+            errors.append(FieldError("email", "a gift return gives the postal code instead"))
+        if data.resolution != "store_credit":
+            errors.append(
+                FieldError("resolution", "a gift return is refunded as store credit only")
+            )
+        if creating and not data.gift_recipient_email:
+            errors.append(FieldError("gift.recipient_email", "is required for a gift return"))
+    for i, line in enumerate(data.lines):
+        if line.photo_upload_ids:
+            errors.append(
+                FieldError(f"lines[{i}].photo_upload_ids", "no upload with these ids exists")
+            )
+    if data.proof_of_purchase_upload_id:
+        errors.append(FieldError("proof_of_purchase_upload_id", "no upload with this id exists"))
+    if errors:
+        raise ValidationFailed("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+
+
+def _decide(
+    merchant: Merchant, data: ReturnInput, order: Order, now: datetime, *, lock: bool
+) -> tuple[PolicyVersion, PolicyDocument, Decision, list[OrderLine], RiskAssessment]:
+    version = policy_ensure_default(merchant=merchant)
+    policy = PolicyDocument.model_validate(version.document)
+    lines_qs = OrderLine.objects.filter(order=order).order_by("position")
+    if lock:
+        # Concurrent requests for the same order wait here, so the last unit goes once.
+        lines_qs = lines_qs.select_for_update()
+    lines = list(lines_qs)
+    snapshot = order_snapshot(order, lines, _already_held(order))
+    signals = replace(risk_signals(merchant, order, policy, now), order_total=snapshot.total)
+    risk = risk_assess(signals, policy.risk_weights)
+    try:
+        decision = decide(
+            policy,
+            snapshot,
+            _request(data),
+            customer_history(merchant, order, signals, risk),
+            now=now,
+            timezone=merchant.timezone,
+        )
+    except RequestInvalid as exc:
+        errors = [FieldError(f, m) for f, m in exc.errors]
+        raise ValidationFailed(
+            "; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors
+        ) from None
+    return version, policy, decision, lines, risk
+
+
+def decision_as_dict(decision: Decision, policy: PolicyDocument) -> dict[str, Any]:
+    data = asdict(decision)
+    for verdict in data["verdicts"]:
+        if verdict["window_ends_at"] is not None:
+            verdict["window_ends_at"] = verdict["window_ends_at"].isoformat()
+    data["days_to_ship"] = policy.days_to_ship
+    return data
+
+
+def risk_as_dict(risk: RiskAssessment) -> dict[str, Any]:
+    return {
+        "score": float(risk.score),
+        "reasons": [
+            {"signal": r.signal, "points": float(r.points), "detail": r.detail}
+            for r in risk.reasons
+        ],
+    }
+
+
+def eligibility_check(*, merchant: Merchant, data: ReturnInput) -> dict[str, Any]:
+    """The decision the policy would take now, with the policy version; writes nothing."""
+    _check_input(data, creating=False)
+    order = _find_order(merchant, data, lock=False)
+    version, policy, decision, _, risk = _decide(merchant, data, order, timezone.now(), lock=False)
+    return {
+        "policy_version": version.version,
+        "decision": decision_as_dict(decision, policy),
+        "risk": risk_as_dict(risk),
+    }
+
+
+def return_create(*, actor: Actor, merchant: Merchant, data: ReturnInput) -> Return:
+    """Check a request against the policy and record it as an authorized, in-review or
+    rejected return with its RAN, its lines, its timeline and its outbox events."""
+    _check_input(data)
+    with transaction.atomic():
+        order = _find_order(merchant, data, lock=True)
+        now = timezone.now()
+        version, policy, decision, lines, risk = _decide(merchant, data, order, now, lock=True)
+        by_line_id = {line.line_id: line for line in lines}
+        inputs = {line.line_id: line for line in data.lines}
+        fees = sum(fee.amount for fee in decision.fees)
+        ret = _new_return(
+            merchant=merchant,
+            order=order,
+            data=data,
+            actor=actor,
+            version=version,
+            decision=decision,
+            decision_data=decision_as_dict(decision, policy),
+            fees=fees,
+            risk=risk,
+        )
+        ReturnLine.objects.bulk_create(
+            [
+                ReturnLine(
+                    merchant=merchant,
+                    return_request=ret,
+                    order_line=by_line_id[verdict.line_id],
+                    quantity=verdict.allowed_quantity,
+                    reason=inputs[verdict.line_id].reason,
+                    comment=inputs[verdict.line_id].comment,
+                    exchange_sku=inputs[verdict.line_id].exchange_sku,
+                    exchange_quantity=inputs[verdict.line_id].exchange_quantity,
+                    currency=order.currency,
+                    value_amount=verdict.value,
+                )
+                for verdict in decision.verdicts
+                if verdict.eligible
+            ]
+        )
+        return_event_record(
+            ret=ret,
+            type="return.created",
+            actor=actor,
+            channel=data.channel,
+            reason=data.note,
+            to_status="",
+            payload={"policy_version": version.version, "channel": data.channel},
+        )
+        return_transition(
+            ret=ret,
+            to_status=decision.outcome,
+            actor=actor,
+            channel=data.channel,
+            reason="; ".join(c.staff_message for c in decision.review_clauses),
+        )
+    ret.refresh_from_db()
+    return ret
+
+
+def _new_return(
+    *,
+    merchant: Merchant,
+    order: Order,
+    data: ReturnInput,
+    actor: Actor,
+    version: PolicyVersion,
+    decision: Decision,
+    decision_data: dict[str, Any],
+    fees: int,
+    risk: RiskAssessment,
+) -> Return:
+    for _ in range(5):
+        try:
+            with transaction.atomic():
+                return Return.objects.create(
+                    merchant=merchant,
+                    ran=generate_ran(),
+                    order=order,
+                    customer=order.customer,
+                    email=order.email,
+                    status="",  # "(new)": the first transition sets it
+                    channel=data.channel,
+                    resolution=decision.resolution,
+                    policy_version=version,
+                    decision=decision_data,
+                    currency=order.currency,
+                    refund_estimate_amount=decision.refund_estimate,
+                    risk_score=risk.score,
+                    risk_reasons=risk_as_dict(risk)["reasons"],
+                    fees_amount=fees,
+                    gift=bool(data.gift_postal_code),
+                    gift_recipient_email=normalize_email(data.gift_recipient_email),
+                    note=data.note,
+                    created_by_label=actor.label,
+                    created_by_user_id=actor.user_id,
+                    created_by_api_key_id=actor.api_key_id,
+                )
+        except IntegrityError:
+            continue  # a RAN collision (60 random bits): draw again
+    raise ApplicationError("Could not allocate a return number; try again.", status=503)
+
+
+# What each staff action asks for; where it may start from is the transition table's business.
+ACTIONS = {
+    "approve": AUTHORIZED,
+    "reject": REJECTED,
+    "cancel": CANCELLED,
+    "reopen": AUTHORIZED,
+    "mark-lost": LOST,
+}
+ACTION_SOURCES = {"approve": PENDING_REVIEW, "reopen": EXPIRED}
+
+
+def return_act(*, actor: Actor, ret: Return, action: str, reason: str, channel: str = "") -> Return:
+    """Approve, reject, cancel, reopen or mark lost, each with a reason for the timeline."""
+    if action not in ACTIONS:
+        raise NotFound(f"No action '{action}'.")
+    if not reason.strip():
+        raise ValidationFailed.on("reason", "say why: it goes on the return's timeline")
+    target = ACTIONS[action]
+    source = ACTION_SOURCES.get(action)
+    if source is not None and ret.status != source:
+        # approve leaves pending_review only; reopen only undoes an expiry.
+        raise InvalidTransition(
+            f"Return {ret.ran} is {ret.status}; only a {source} one can be {action}d."
+        )
+    return return_transition(
+        ret=ret, to_status=target, actor=actor, reason=reason.strip(), channel=channel
+    )
+
+
+def returns_expire_due(*, now: datetime | None = None) -> int:
+    """Authorized returns not shipped before their deadline expire (a periodic job)."""
+    now = now or timezone.now()
+    actor = Actor.system("expiry")
+    expired = 0
+    with scopes_disabled():  # a provider-wide job: every merchant's returns
+        due = Return.objects.filter(status=AUTHORIZED, expires_at__lt=now)
+        for ret in list(due.order_by("expires_at")[:500]):
+            try:
+                return_transition(
+                    ret=ret,
+                    to_status=EXPIRED,
+                    actor=actor,
+                    reason="not shipped before the deadline",
+                )
+                expired += 1
+            except ApplicationError:
+                continue  # moved on meanwhile (shipped, cancelled): nothing to expire
+    return expired
