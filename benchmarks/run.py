@@ -14,11 +14,13 @@ from collections.abc import Callable
 from types import ModuleType
 
 import b1_import
+import b2_returns
 import b4_policy
 from common import log
 
 BENCHMARKS: dict[str, ModuleType] = {
     "b1": b1_import,
+    "b2": b2_returns,
     "b4": b4_policy,
 }
 

@@ -839,3 +839,20 @@ def test_the_decision_carries_the_policy_context() -> None:
     assert decision.resolution == "store_credit"
     assert decision.refund_timing == "inspection"
     assert decision.condition_required == PolicyDocument().condition_required
+
+
+@given(
+    total=st.integers(min_value=0, max_value=10**9),
+    units=st.integers(min_value=1, max_value=300),
+    data=st.data(),
+)
+def test_equal_shares_match_largest_remainder_allocation(
+    total: int, units: int, data: st.DataObject
+) -> None:
+    from returndesk.core.money import allocate
+    from returndesk.policies.engine import _equal_shares_sum
+
+    first = data.draw(st.integers(min_value=0, max_value=units))
+    count = data.draw(st.integers(min_value=0, max_value=units - first))
+    shares = allocate(total, [1] * units)
+    assert _equal_shares_sum(total, units, first, count) == sum(shares[first : first + count])

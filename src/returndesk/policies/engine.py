@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from returndesk.core.money import Money, allocate
+from returndesk.core.money import Money
 from returndesk.policies.document import PolicyDocument, Reason
 
 __all__ = [
@@ -322,17 +322,24 @@ def _window(
     return _Window(ends_at, tuple(clauses), shopper_label, f"{staff_rule} in {zone_name}")
 
 
+def _equal_shares_sum(total: int, units: int, first: int, count: int) -> int:
+    """The sum of shares [first, first + count) when `total` (>= 0) is split over `units` equal
+    weights by largest remainder: each unit gets total // units, and the earliest
+    total % units units one more. The same figures as `allocate`, without a list per unit
+    (wholesale lines run to thousands of units)."""
+    base, extra = divmod(total, units)
+    return base * count + max(0, min(extra, first + count) - first)
+
+
 def _units_value(line: LineSnapshot, first: int, count: int, tax_included: bool) -> int:
     """What units [first, first + count) of the line were paid. The discount and the tax are
     split over the units by largest remainder; units are taken in order, after those already
     returned, so successive returns of a line add up to exactly what the line was paid."""
     if count <= 0 or line.quantity <= 0:
         return 0
-    weights = [1] * line.quantity
-    discounts = allocate(line.discount, weights)
-    taxes = allocate(line.tax, weights) if not tax_included else [0] * line.quantity
-    units = range(first, first + count)
-    return sum(line.unit_price - discounts[u] + taxes[u] for u in units)
+    discount = _equal_shares_sum(line.discount, line.quantity, first, count)
+    tax = 0 if tax_included else _equal_shares_sum(line.tax, line.quantity, first, count)
+    return line.unit_price * count - discount + tax
 
 
 def _restocking_percent(

@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from returndesk.catalog.models import OrderLine, Product
+from returndesk.catalog.models import Order, OrderLine, Product
 from returndesk.catalog.services import paid_total
 from returndesk.core.codes import format_ran
 from returndesk.policies.document import PolicyDocument
@@ -27,7 +27,8 @@ from returndesk.tenants.models import Merchant
 def simulation_cases(
     *, merchant: Merchant, date_from: datetime | None, date_to: datetime | None
 ) -> list[SimulationCase]:
-    """Every recorded return of the period, as the engine saw (or would have seen) it."""
+    """Every recorded return of the period, as the engine saw (or would have seen) it: the
+    order's total and the returned lines, each with what earlier returns held of it."""
     returns = Return.objects.filter(merchant=merchant, order__isnull=False)
     if date_from:
         returns = returns.filter(created_at__gte=date_from)
@@ -57,13 +58,40 @@ def simulation_cases(
         held_by[line["order_line_id"]].append(
             (line["return_request__created_at"], line["return_request_id"], line["quantity"])
         )
-    order_lines: dict[int, list[Any]] = defaultdict(list)
-    for ol in (
-        OrderLine.objects.filter(merchant=merchant, order_id__in=order_ids)
-        .order_by("order_id", "position")
-        .values(
+    # What each order was paid: its total needs every line, its snapshot only the returned ones.
+    paid_lines: dict[int, list[tuple[int, int, int, int]]] = defaultdict(list)
+    for order_id, *figures in OrderLine.objects.filter(
+        merchant=merchant, order_id__in=order_ids
+    ).values_list("order_id", "unit_price_amount", "quantity", "discount_amount", "tax_amount"):
+        paid_lines[order_id].append(tuple(figures))  # type: ignore[arg-type]
+    orders = {
+        o["pk"]: o
+        for o in Order.objects.filter(merchant=merchant, pk__in=order_ids).values(
             "pk",
-            "order_id",
+            "order_number",
+            "currency",
+            "placed_at",
+            "delivered_at",
+            "ship_country",
+            "tax_included",
+            "shipping_total_amount",
+            "order_discount_total_amount",
+        )
+    }
+    totals = {
+        pk: paid_total(
+            paid_lines[pk],
+            tax_included=o["tax_included"],
+            shipping=o["shipping_total_amount"],
+            order_discount=o["order_discount_total_amount"],
+        )
+        for pk, o in orders.items()
+    }
+    returned_ids = {line["order_line_id"] for lines in return_lines.values() for line in lines}
+    order_lines = {
+        ol["pk"]: ol
+        for ol in OrderLine.objects.filter(merchant=merchant, pk__in=returned_ids).values(
+            "pk",
             "line_id",
             "sku",
             "name",
@@ -72,95 +100,70 @@ def simulation_cases(
             "discount_amount",
             "tax_amount",
             "product_id",
-            "order__order_number",
-            "order__currency",
-            "order__placed_at",
-            "order__delivered_at",
-            "order__ship_country",
-            "order__tax_included",
-            "order__shipping_total_amount",
-            "order__order_discount_total_amount",
         )
-    ):
-        order_lines[ol["order_id"]].append(ol)
+    }
     products = {
         p["pk"]: p
-        for p in Product.objects.filter(merchant=merchant).values(
-            "pk", "category", "returnable", "final_sale"
-        )
+        for p in Product.objects.filter(
+            merchant=merchant, pk__in={ol["product_id"] for ol in order_lines.values()}
+        ).values("pk", "category", "returnable", "final_sale")
     }
     cases = []
     for row in rows:
-        lines = order_lines[row["order_id"]]
-        if not lines:
+        requested = return_lines[row["pk"]]
+        if not requested:
             continue
-        first = lines[0]
-
-        def held_before(order_line_id: int, row: Any = row) -> int:
-            return sum(
-                units
-                for at, return_id, units in held_by[order_line_id]
-                if (at, return_id) < (row["created_at"], row["pk"])
-            )
-
-        order = OrderSnapshot(
-            order_number=first["order__order_number"],
-            currency=first["order__currency"],
-            placed_at=first["order__placed_at"],
-            delivered_at=first["order__delivered_at"],
-            ship_country=first["order__ship_country"],
-            tax_included=first["order__tax_included"],
-            total=paid_total(
-                (
-                    (
-                        li["unit_price_amount"],
-                        li["quantity"],
-                        li["discount_amount"],
-                        li["tax_amount"],
-                    )
-                    for li in lines
-                ),
-                tax_included=first["order__tax_included"],
-                shipping=first["order__shipping_total_amount"],
-                order_discount=first["order__order_discount_total_amount"],
-            ),
-            lines=tuple(
+        o = orders[row["order_id"]]
+        mark = (row["created_at"], row["pk"])
+        snapshot_lines = []
+        for rl in requested:
+            li = order_lines[rl["order_line_id"]]
+            product = products[li["product_id"]]
+            snapshot_lines.append(
                 LineSnapshot(
                     line_id=li["line_id"],
                     sku=li["sku"],
                     name=li["name"],
-                    category=products[li["product_id"]]["category"],
+                    category=product["category"],
                     quantity=li["quantity"],
                     unit_price=li["unit_price_amount"],
                     discount=li["discount_amount"],
                     tax=li["tax_amount"],
-                    returnable=products[li["product_id"]]["returnable"],
-                    final_sale=products[li["product_id"]]["final_sale"],
-                    already_returned=held_before(li["pk"]),
+                    returnable=product["returnable"],
+                    final_sale=product["final_sale"],
+                    # what returns made before this one held of the line
+                    already_returned=sum(
+                        units
+                        for at, return_id, units in held_by[li["pk"]]
+                        if (at, return_id) < mark
+                    ),
                 )
-                for li in lines
-            ),
-        )
-        line_ids = {li["pk"]: li["line_id"] for li in lines}
-        request = ReturnRequest(
-            lines=tuple(
-                RequestLine(
-                    line_id=line_ids[rl["order_line_id"]],
-                    quantity=rl["quantity"],
-                    reason=rl["reason"],
-                    has_photo=True,  # photos were given where they were asked for
-                )
-                for rl in return_lines[row["pk"]]
-            ),
-            resolution=row["resolution"],
-        )
-        if not request.lines:
-            continue
+            )
         cases.append(
             SimulationCase(
                 ref=format_ran(row["ran"]),
-                order=order,
-                request=request,
+                order=OrderSnapshot(
+                    order_number=o["order_number"],
+                    currency=o["currency"],
+                    placed_at=o["placed_at"],
+                    delivered_at=o["delivered_at"],
+                    ship_country=o["ship_country"],
+                    tax_included=o["tax_included"],
+                    total=totals[o["pk"]],
+                    lines=tuple(snapshot_lines),
+                ),
+                request=ReturnRequest(
+                    lines=tuple(
+                        RequestLine(
+                            line_id=order_lines[rl["order_line_id"]]["line_id"],
+                            quantity=rl["quantity"],
+                            reason=rl["reason"],
+                            has_photo=True,  # photos were given where they were asked for
+                        )
+                        for rl in requested
+                    ),
+                    resolution=row["resolution"],
+                ),
                 history=CustomerHistory(risk_score=row["risk_score"]),
                 requested_at=row["created_at"],
             )
