@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -13,6 +14,21 @@ from returndesk.core.errors import FieldError, ValidationFailed
 from returndesk.policies.document import PolicyDocument, default_policy
 from returndesk.policies.models import PolicyVersion
 from returndesk.tenants.models import Merchant
+
+_PARSED: dict[tuple[int, datetime], PolicyDocument] = {}
+_PARSED_MAX = 1024
+
+
+def policy_document(version: PolicyVersion) -> PolicyDocument:
+    """The parsed document of a published version. Versions never change, so each is parsed
+    once per process (return creation asks for it on every request)."""
+    key = (version.pk, version.created_at)  # the time too: a rolled-back id can come back
+    parsed = _PARSED.get(key)
+    if parsed is None:
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        parsed = _PARSED[key] = PolicyDocument.model_validate(version.document)
+    return parsed
 
 
 def policy_parse(document: Any) -> PolicyDocument:

@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 
 from returndesk.catalog.importing import online_retail
@@ -64,6 +64,11 @@ def historical_returns_import(
                 say(event.line, event.key, event.reason)
             elif isinstance(event, online_retail.ParsedReturn):
                 _import_one(actor, merchant, event, summary, say)
+    if summary.returns_created and connection.vendor == "postgresql":
+        # Thousands of new rows: refresh the planner's statistics, or the risk queries of the
+        # next return scan every return line.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE returns_return; ANALYZE returns_returnline")
     return summary
 
 

@@ -36,7 +36,7 @@ from returndesk.policies.engine import (
 )
 from returndesk.policies.models import BlocklistEntry, PolicyVersion
 from returndesk.policies.risk import RiskAssessment, RiskSignals, risk_assess
-from returndesk.policies.services import policy_ensure_default
+from returndesk.policies.services import policy_document, policy_ensure_default
 from returndesk.returns.inputs import ReturnInput
 from returndesk.returns.lifecycle import return_event_record, return_transition
 from returndesk.returns.models import (
@@ -261,7 +261,7 @@ def _decide(
     merchant: Merchant, data: ReturnInput, order: Order, now: datetime, *, lock: bool
 ) -> tuple[PolicyVersion, PolicyDocument, Decision, list[OrderLine], RiskAssessment]:
     version = policy_ensure_default(merchant=merchant)
-    policy = PolicyDocument.model_validate(version.document)
+    policy = policy_document(version)
     lines_qs = OrderLine.objects.filter(order=order).order_by("position")
     if lock:
         # Concurrent requests for the same order wait here, so the last unit goes once.

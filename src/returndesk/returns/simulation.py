@@ -9,7 +9,6 @@ from typing import Any
 from returndesk.catalog.models import Order, OrderLine, Product
 from returndesk.catalog.services import paid_total
 from returndesk.core.codes import format_ran
-from returndesk.policies.document import PolicyDocument
 from returndesk.policies.engine import (
     CustomerHistory,
     LineSnapshot,
@@ -18,7 +17,7 @@ from returndesk.policies.engine import (
     ReturnRequest,
 )
 from returndesk.policies.selectors import policy_current
-from returndesk.policies.services import policy_parse
+from returndesk.policies.services import policy_document, policy_parse
 from returndesk.policies.simulation import SimulationCase, simulate
 from returndesk.returns.models import RELEASED_STATUSES, Return, ReturnLine
 from returndesk.tenants.models import Merchant
@@ -181,7 +180,7 @@ def policy_simulate(
     """Replay the period's recorded returns under a draft policy next to the current one."""
     draft = policy_parse(draft_document)
     current_version = policy_current(merchant=merchant)
-    current = PolicyDocument.model_validate(current_version.document)
+    current = policy_document(current_version)
     cases = simulation_cases(merchant=merchant, date_from=date_from, date_to=date_to)
     report = simulate(
         current=current,
