@@ -27,7 +27,9 @@ def test_simulation_compares_a_draft_with_the_current_policy(
     order: dict[str, Any],  # noqa: F811
 ) -> None:
     api.post("/returns", request())
-    api.post("/returns", request(lines=[{"line_id": "2", "quantity": 1, "reason": "no_longer_needed"}]))
+    api.post(
+        "/returns", request(lines=[{"line_id": "2", "quantity": 1, "reason": "no_longer_needed"}])
+    )
     # delivered 4 days before the returns were made: a 2-day window refuses both
     response = api.post("/policy/simulate", {"policy": draft(api, window_days=2)})
     assert response.status_code == 200, response.content
