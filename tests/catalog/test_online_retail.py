@@ -235,6 +235,7 @@ def test_c_invoices_become_completed_returns_linked_to_earlier_purchases(
     from returndesk.notifications.models import OutboxMessage
     from returndesk.returns.historical import historical_returns_import
     from returndesk.returns.models import Return, ReturnLine
+    from returndesk.returns.selectors import order_line_return_quantities
 
     merchant = make_merchant("retail", currency="GBP", tz="Europe/London")
     sample = _slice(online_retail_file, tmp_path / "sample.csv.gz", 20_000)
@@ -259,6 +260,11 @@ def test_c_invoices_become_completed_returns_linked_to_earlier_purchases(
             assert ret.created_at > ret.order.placed_at  # linked to an earlier purchase
         for line in ReturnLine.objects.select_related("order_line"):
             assert line.quantity <= line.order_line.quantity
+        # historical returns count as returned on their orders
+        some = ReturnLine.objects.select_related("return_request").first()
+        assert some is not None
+        quantities = order_line_return_quantities(order_ids=[some.return_request.order_id])
+        assert quantities[some.order_line_id][0] >= some.quantity
     # line 156 of the file: C536383 returns 35004C that customer 15311 had not bought before
     assert any(line == 156 and "35004C" in message for line, _, message in reported)
     again = historical_returns_import(actor=ACTOR, merchant=merchant, path=sample)

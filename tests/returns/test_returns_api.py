@@ -289,3 +289,13 @@ def test_two_requests_racing_for_the_last_unit_authorize_one(api: ApiClient, ord
     for t in threads:
         t.join()
     assert sorted(statuses) == ["authorized", "rejected", "rejected", "rejected"]
+
+
+def test_the_order_shows_what_is_requested_and_returned(api: ApiClient, order: dict) -> None:
+    ran = api.post("/returns", request()).json()["ran"]
+    lines = {line["line_id"]: line for line in api.get("/orders/1001").json()["lines"]}
+    assert (lines["1"]["requested_quantity"], lines["1"]["returned_quantity"]) == (1, 0)
+    assert (lines["2"]["requested_quantity"], lines["2"]["returned_quantity"]) == (0, 0)
+    api.post(f"/returns/{ran}/cancel", {"reason": "kept it"})
+    lines = {line["line_id"]: line for line in api.get("/orders/1001").json()["lines"]}
+    assert lines["1"]["requested_quantity"] == 0

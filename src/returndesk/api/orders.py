@@ -12,10 +12,16 @@ from returndesk.api.products import ListParams
 from returndesk.api.render import bulk_answer, json_response, order_out
 from returndesk.api.schemas import PROBLEMS, BulkResult, OrderOut, OrderPage, ProblemOut
 from returndesk.catalog import selectors, services
+from returndesk.catalog.models import Order
 from returndesk.catalog.schemas import OrderBulkItem, OrderIn
+from returndesk.returns.selectors import order_line_return_quantities
 from returndesk.tenants import permissions as perm
 
 router = Router(tags=["orders"])
+
+
+def return_quantities(orders: list[Order]) -> dict[int, tuple[int, int]]:
+    return order_line_return_quantities(order_ids=[o.pk for o in orders])
 
 
 class OrderBulkIn(BaseModel):
@@ -46,14 +52,17 @@ def order_put(request: HttpRequest, order_number: str, payload: OrderIn) -> Http
             actor=principal.actor, merchant=merchant, data=payload.to_input(order_number)
         )
         order = selectors.order_get(merchant=merchant, order_number=order_number)
-        return json_response(order_out(order), 201 if result.outcome == "created" else 200)
+        return json_response(
+            order_out(order, return_quantities([order])),
+            201 if result.outcome == "created" else 200,
+        )
 
 
 @router.get("/orders/{order_number}", response={200: OrderOut, **PROBLEMS})
 def order_get(request: HttpRequest, order_number: str) -> HttpResponse:
     with merchant_context(request, perm.CATALOG_VIEW) as (_, merchant):
         order = selectors.order_get(merchant=merchant, order_number=order_number)
-        return json_response(order_out(order))
+        return json_response(order_out(order, return_quantities([order])))
 
 
 @router.get("/orders", response={200: OrderPage, **PROBLEMS})
@@ -67,4 +76,7 @@ def order_list(request: HttpRequest, params: Query[ListParams]) -> HttpResponse:
             limit=params.limit,
             parse=[datetime.fromisoformat, str],
         )
-        return json_response({"data": [order_out(o) for o in rows], "next_cursor": next_cursor})
+        quantities = return_quantities(rows)
+        return json_response(
+            {"data": [order_out(o, quantities) for o in rows], "next_cursor": next_cursor}
+        )

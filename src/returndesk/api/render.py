@@ -48,7 +48,8 @@ def product_out(p: Product) -> dict[str, Any]:
     }
 
 
-def order_out(o: Order) -> dict[str, Any]:
+def order_out(o: Order, returns: dict[int, tuple[int, int]]) -> dict[str, Any]:
+    """An order; `returns` gives (returned, requested) units per order line id."""
     lines = list(o.lines.all())
     c = o.customer
     return {
@@ -93,6 +94,8 @@ def order_out(o: Order) -> dict[str, Any]:
                 "discount": money(li.discount_amount, li.currency),
                 "tax": money(li.tax_amount, li.currency),
                 "serial_numbers": li.serial_numbers,
+                "returned_quantity": returns.get(li.pk, (0, 0))[0],
+                "requested_quantity": returns.get(li.pk, (0, 0))[1],
             }
             for li in lines
         ],

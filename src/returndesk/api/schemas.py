@@ -97,6 +97,8 @@ class OrderLineOut(BaseModel):
     discount: MoneyOut
     tax: MoneyOut
     serial_numbers: list[str]
+    returned_quantity: int = Field(description="units returned (received, or historical)")
+    requested_quantity: int = Field(description="units held by open returns not yet received")
 
 
 class TenderOut(BaseModel):

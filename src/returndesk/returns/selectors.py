@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet, Sum
 
 from returndesk.core.codes import parse_ran
 from returndesk.core.errors import NotFound
-from returndesk.returns.models import Return, ReturnEvent, ReturnLine
+from returndesk.returns.models import RELEASED_STATUSES, Return, ReturnEvent, ReturnLine
 from returndesk.tenants.models import Merchant
 
 
@@ -68,3 +68,23 @@ def return_list(
 
 def return_events(*, ret: Return) -> QuerySet[ReturnEvent]:
     return ReturnEvent.objects.filter(return_request=ret).order_by("created_at", "id")
+
+
+RETURNED_STATUSES = ("received", "inspected", "completed")
+
+
+def order_line_return_quantities(*, order_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """Per order line of these orders: (units returned, units requested and still open).
+    Returned means the return reached the facility (or is historical); requested means a
+    return holds the units and has not arrived yet. One query for any number of orders."""
+    totals: dict[int, list[int]] = {}
+    rows = (
+        ReturnLine.objects.filter(return_request__order_id__in=order_ids)
+        .exclude(return_request__status__in=RELEASED_STATUSES)
+        .values("order_line_id", "return_request__status")
+        .annotate(units=Sum("quantity"))
+    )
+    for row in rows:
+        entry = totals.setdefault(row["order_line_id"], [0, 0])
+        entry[0 if row["return_request__status"] in RETURNED_STATUSES else 1] += row["units"]
+    return {pk: (returned, requested) for pk, (returned, requested) in totals.items()}
