@@ -381,3 +381,21 @@ def main(args: argparse.Namespace) -> int:
             log(f"B1 failed: {exc}" + (f"\n{stderr}" if stderr else ""))
             return 1
     return 0
+
+
+@contextmanager
+def online_retail_today(database: str, bench: str) -> Iterator[Path | None]:
+    """A fresh database holding the whole Online Retail file shifted to today (orders and
+    historical returns); answers its var directory, or None when the data set is absent.
+    The database and the directory are removed afterwards."""
+    source = data_dir() / "online-retail" / "online_retail.csv.gz"
+    if not source.is_file():
+        log(f"{bench} needs {source}; it is absent")
+        yield None
+        return
+    prefix = f"rd-bench-{bench.lower()}-"
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp, dropping_databases(database):
+        var_dir = Path(tmp)
+        prepare_app_database(database, var_dir)
+        import_file(database, var_dir, source, date.today().isoformat())
+        yield var_dir

@@ -17,22 +17,12 @@ import json
 import os
 import signal
 import subprocess
-import tempfile
 import threading
 import time
-from datetime import date
-from pathlib import Path
 from typing import Any
 
-from b1_import import (
-    app_env,
-    dropping_databases,
-    import_file,
-    prepare_app_database,
-    psql,
-    returndesk_bin,
-)
-from common import data_dir, emit, log
+from b1_import import app_env, online_retail_today, psql, returndesk_bin
+from common import emit, log
 
 DATABASE = "rd_bench_b2"
 PORT = int(os.environ.get("RETURNDESK_BENCH_PORT", "8765"))
@@ -116,14 +106,9 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def main(args: argparse.Namespace) -> int:
-    source = data_dir() / "online-retail" / "online_retail.csv.gz"
-    if not source.is_file():
-        log(f"B2 needs {source}; it is absent")
-        return 1
-    with tempfile.TemporaryDirectory(prefix="rd-bench-b2-") as tmp, dropping_databases(DATABASE):
-        var_dir = Path(tmp)
-        prepare_app_database(DATABASE, var_dir)
-        import_file(DATABASE, var_dir, source, date.today().isoformat())
+    with online_retail_today(DATABASE, "B2") as var_dir:
+        if var_dir is None:
+            return 1
         env = {**app_env(DATABASE, var_dir), "ALLOWED_HOSTS": "127.0.0.1,localhost"}
         created = subprocess.run(
             [returndesk_bin(), "apikey", "create", "--merchant", "online-retail", "--name", "b2"],

@@ -16,25 +16,17 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-import tempfile
-from datetime import date
 from pathlib import Path
 
-from b1_import import app_env, dropping_databases, import_file, prepare_app_database
-from common import data_dir, log
+from b1_import import app_env, online_retail_today
 
 DATABASE = "rd_bench_b4"
 
 
 def main(args: argparse.Namespace) -> int:
-    source = data_dir() / "online-retail" / "online_retail.csv.gz"
-    if not source.is_file():
-        log(f"B4 needs {source}; it is absent")
-        return 1
-    with tempfile.TemporaryDirectory(prefix="rd-bench-b4-") as tmp, dropping_databases(DATABASE):
-        var_dir = Path(tmp)
-        prepare_app_database(DATABASE, var_dir)
-        import_file(DATABASE, var_dir, source, date.today().isoformat())
+    with online_retail_today(DATABASE, "B4") as var_dir:
+        if var_dir is None:
+            return 1
         measure = Path(__file__).with_name("b4_measure.py")
         done = subprocess.run(
             [sys.executable, str(measure)], env=app_env(DATABASE, var_dir), check=False

@@ -163,6 +163,18 @@ class _Invoice:
     seen_rows: set[tuple[str, ...]] = field(default_factory=set)
 
 
+def _price_problem(price_text: str) -> str | None:
+    try:
+        price = parse_price(price_text)
+    except MoneyError as exc:
+        if "finer" in str(exc):
+            return f"price {price_text} is finer than a penny"
+        return f"unreadable price '{price_text}'"
+    if price.amount <= 0:
+        return f"zero or negative price {price_text}"
+    return None
+
+
 def _row_skip_reason(row: list[str]) -> str | None:
     invoice, code, _, quantity_text, _, price_text, _, _ = row
     if invoice.upper().startswith("C"):
@@ -180,15 +192,7 @@ def _row_skip_reason(row: list[str]) -> str | None:
         return f"negative quantity {quantity}"
     if quantity == 0:
         return "zero quantity"
-    try:
-        price = parse_price(price_text)
-    except MoneyError as exc:
-        if "finer" in str(exc):
-            return f"price {price_text} is finer than a penny"
-        return f"unreadable price '{price_text}'"
-    if price.amount <= 0:
-        return f"zero or negative price {price_text}"
-    return None
+    return _price_problem(price_text)
 
 
 def _return_row_skip_reason(row: list[str]) -> str | None:
@@ -203,15 +207,7 @@ def _return_row_skip_reason(row: list[str]) -> str | None:
         return f"unreadable quantity '{quantity_text}'"
     if quantity >= 0:
         return f"quantity {quantity} on a return invoice (returns are negative)"
-    try:
-        price = parse_price(price_text)
-    except MoneyError as exc:
-        if "finer" in str(exc):
-            return f"price {price_text} is finer than a penny"
-        return f"unreadable price '{price_text}'"
-    if price.amount <= 0:
-        return f"zero or negative price {price_text}"
-    return None
+    return _price_problem(price_text)
 
 
 @dataclass(frozen=True)
