@@ -16,11 +16,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Sum
 
 from returndesk.catalog.importing import online_retail
 from returndesk.catalog.importing.base import Skip
+from returndesk.catalog.importing.runner import refresh_statistics
 from returndesk.catalog.models import OrderLine
 from returndesk.core.actors import Actor
 from returndesk.core.codes import generate_ran
@@ -64,11 +65,10 @@ def historical_returns_import(
                 say(event.line, event.key, event.reason)
             elif isinstance(event, online_retail.ParsedReturn):
                 _import_one(actor, merchant, event, summary, say)
-    if summary.returns_created and connection.vendor == "postgresql":
+    if summary.returns_created:
         # Thousands of new rows: refresh the planner's statistics, or the risk queries of the
         # next return scan every return line.
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE returns_return; ANALYZE returns_returnline")
+        refresh_statistics(("returns_return", "returns_returnline"))
     return summary
 
 

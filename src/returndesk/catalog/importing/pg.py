@@ -224,10 +224,6 @@ MERGE_SQL = [
                     EXCEPT SELECT order_id FROM rd_touched WHERE inserted)""",
 ]
 
-ANALYZE_CATALOG = (
-    "ANALYZE catalog_customer; ANALYZE catalog_product; ANALYZE catalog_order; "
-    "ANALYZE catalog_orderline; ANALYZE catalog_tender"
-)
 COUNT_SQL = """
 SELECT (SELECT count(*) FROM rd_keep),
        (SELECT count(DISTINCT order_id) FROM rd_touched WHERE inserted),
@@ -347,11 +343,6 @@ class PgStagingWriter:
         started = time.perf_counter()
         self.atomic.__exit__(None, None, None)
         logger.debug("import commit %.3fs", time.perf_counter() - started)
-        if created:
-            # A bulk load leaves the planner's statistics far behind (it then scans a whole
-            # merchant's lines for one customer's purchase): refresh them now.
-            with connection.cursor() as cursor:
-                cursor.execute(ANALYZE_CATALOG)
         return created, updated, kept - created - updated
 
     def abort(self) -> None:

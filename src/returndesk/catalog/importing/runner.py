@@ -190,7 +190,27 @@ def import_orders(
             raise
         created, updated, unchanged = writer.finish()
         summary.created, summary.updated, summary.unchanged = created, updated, unchanged
+    if created:
+        # A bulk load leaves the planner's statistics far behind: PostgreSQL and SQLite both
+        # then scan a whole merchant's lines to find one customer's purchase.
+        refresh_statistics(CATALOG_TABLES)
     return summary
+
+
+CATALOG_TABLES = (
+    "catalog_customer",
+    "catalog_product",
+    "catalog_order",
+    "catalog_orderline",
+    "catalog_tender",
+)
+
+
+def refresh_statistics(tables: tuple[str, ...]) -> None:
+    """ANALYZE after a bulk load, on either engine."""
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"ANALYZE {table}")
 
 
 class _Writer(Protocol):
