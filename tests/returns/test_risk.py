@@ -71,3 +71,16 @@ def test_a_provider_blocklisted_email_goes_to_review_with_its_reason(
     assert reasons["blocklisted"] == "e-mail on the provider's blocklist"
     review = [c["code"] for c in ret["decision"]["review_clauses"]]
     assert review, ret["decision"]
+
+
+@pytest.mark.django_db
+def test_a_merchant_blocklisted_postal_code_is_named_in_the_reasons(
+    api: ApiClient,
+    order: dict[str, Any],  # noqa: F811
+    merchant,  # type: ignore[no-untyped-def]
+) -> None:
+    BlocklistEntry.objects.create(merchant=merchant, kind="postal_code", value="US:62701")
+    ret = api.post("/returns", request()).json()
+    reasons = {r["signal"]: r["detail"] for r in ret["risk"]["reasons"]}
+    assert reasons["blocklisted"] == "postal code on the merchant's blocklist"
+    assert ret["status"] == "pending_review"

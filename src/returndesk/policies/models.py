@@ -36,6 +36,8 @@ class BlocklistEntry(models.Model):
         "tenants.Merchant", null=True, blank=True, on_delete=models.CASCADE, db_index=True
     )
     kind = models.CharField(max_length=20, choices=KINDS)
+    # An e-mail as stored (lower case), or a postal code as "<country>:<code without spaces,
+    # upper case>", e.g. "GB:NW16XE".
     value = models.CharField(max_length=254)
     note = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

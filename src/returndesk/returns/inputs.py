@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -28,4 +28,3 @@ class ReturnInput:
     gift_recipient_email: str = ""
     proof_of_purchase_upload_id: str = ""
     note: str = ""
-    extra: dict[str, str] = field(default_factory=dict)

@@ -84,13 +84,11 @@ def _find_order(merchant: Merchant, data: ReturnInput, *, lock: bool) -> Order:
     return found
 
 
-def _already_held(order: Order, *, exclude_return: Return | None = None) -> dict[int, int]:
+def _already_held(order: Order) -> dict[int, int]:
     """Units of each order line returned or requested by returns that still hold them."""
     rows = ReturnLine.objects.filter(return_request__order=order).exclude(
         return_request__status__in=RELEASED_STATUSES
     )
-    if exclude_return is not None:
-        rows = rows.exclude(return_request=exclude_return)
     return {
         row["order_line_id"]: row["units"]
         for row in rows.values("order_line_id").annotate(units=Sum("quantity"))
