@@ -55,6 +55,7 @@ def return_out(ret: Return) -> dict[str, Any]:
                 "quantity": line.quantity,
                 "reason": line.reason,
                 "comment": line.comment,
+                "photo_upload_ids": line.photo_upload_ids,
                 "value": money(line.value_amount, line.currency),
                 "exchange_for": (
                     {"sku": line.exchange_sku, "quantity": line.exchange_quantity}

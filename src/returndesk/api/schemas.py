@@ -164,6 +164,7 @@ class ReturnLineOut(BaseModel):
     quantity: int
     reason: str
     comment: str
+    photo_upload_ids: list[str]
     value: MoneyOut
     exchange_for: dict[str, Any] | None
 

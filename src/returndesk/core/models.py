@@ -90,3 +90,23 @@ class AuditLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_type} {self.object_ref}"
+
+
+class Upload(MerchantOwnedModel):
+    """A photo or a proof of purchase sent by a shopper, an agent or a station. Stored only
+    after its content was checked and re-encoded without metadata (`core/uploads.py`)."""
+
+    PURPOSES = [("photo", "photo"), ("receipt", "proof of purchase")]
+
+    public_id = models.CharField(max_length=40, unique=True)
+    purpose = models.CharField(max_length=20, choices=PURPOSES)
+    file = models.FileField(upload_to="uploads/%Y/%m/")
+    content_type = models.CharField(max_length=50)
+    size_bytes = models.PositiveIntegerField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.CharField(max_length=200)
+
+    def __str__(self) -> str:
+        return self.public_id

@@ -93,6 +93,7 @@ class Return(MerchantOwnedModel):
     )
     authorized_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    proof_of_purchase_upload_id = models.CharField(max_length=40, blank=True)
     # Where an imported return came from (e.g. "C536379/536365"): re-imports find it here.
     source_reference = models.CharField(max_length=100, blank=True)
 
@@ -120,6 +121,7 @@ class ReturnLine(MerchantOwnedModel):
     quantity = models.PositiveIntegerField()
     reason = models.CharField(max_length=50)
     comment = models.TextField(blank=True)
+    photo_upload_ids = models.JSONField(default=list, blank=True)
     exchange_sku = models.CharField(max_length=64, blank=True)
     exchange_quantity = models.PositiveIntegerField(default=0)
     currency = models.CharField(max_length=3)

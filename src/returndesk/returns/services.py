@@ -23,6 +23,7 @@ from returndesk.core.errors import (
     NotFound,
     ValidationFailed,
 )
+from returndesk.core.uploads import uploads_check
 from returndesk.policies.document import PolicyDocument
 from returndesk.policies.engine import (
     CustomerHistory,
@@ -231,6 +232,23 @@ def _request(data: ReturnInput) -> ReturnRequest:
     )
 
 
+def _check_uploads(merchant: Merchant, data: ReturnInput) -> None:
+    for i, line in enumerate(data.lines):
+        uploads_check(
+            merchant_id=merchant.pk,
+            ids=line.photo_upload_ids,
+            purpose="photo",
+            field=f"lines[{i}].photo_upload_ids",
+        )
+    if data.proof_of_purchase_upload_id:
+        uploads_check(
+            merchant_id=merchant.pk,
+            ids=[data.proof_of_purchase_upload_id],
+            purpose="receipt",
+            field="proof_of_purchase_upload_id",
+        )
+
+
 def _check_input(data: ReturnInput, *, creating: bool = True) -> None:
     errors: list[FieldError] = []
     if data.channel not in CHANNELS:
@@ -244,13 +262,6 @@ def _check_input(data: ReturnInput, *, creating: bool = True) -> None:
             )
         if creating and not data.gift_recipient_email:
             errors.append(FieldError("gift.recipient_email", "is required for a gift return"))
-    for i, line in enumerate(data.lines):
-        if line.photo_upload_ids:
-            errors.append(
-                FieldError(f"lines[{i}].photo_upload_ids", "no upload with these ids exists")
-            )
-    if data.proof_of_purchase_upload_id:
-        errors.append(FieldError("proof_of_purchase_upload_id", "no upload with this id exists"))
     if errors:
         raise ValidationFailed("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
 
@@ -307,6 +318,7 @@ def risk_as_dict(risk: RiskAssessment) -> dict[str, Any]:
 def eligibility_check(*, merchant: Merchant, data: ReturnInput) -> dict[str, Any]:
     """The decision the policy would take now, with the policy version; writes nothing."""
     _check_input(data, creating=False)
+    _check_uploads(merchant, data)
     order = _find_order(merchant, data, lock=False)
     version, policy, decision, _, risk = _decide(merchant, data, order, timezone.now(), lock=False)
     return {
@@ -320,6 +332,7 @@ def return_create(*, actor: Actor, merchant: Merchant, data: ReturnInput) -> Ret
     """Check a request against the policy and record it as an authorized, in-review or
     rejected return with its RAN, its lines, its timeline and its outbox events."""
     _check_input(data)
+    _check_uploads(merchant, data)
     with transaction.atomic():
         order = _find_order(merchant, data, lock=True)
         now = timezone.now()
@@ -347,6 +360,7 @@ def return_create(*, actor: Actor, merchant: Merchant, data: ReturnInput) -> Ret
                     quantity=verdict.allowed_quantity,
                     reason=inputs[verdict.line_id].reason,
                     comment=inputs[verdict.line_id].comment,
+                    photo_upload_ids=list(inputs[verdict.line_id].photo_upload_ids),
                     exchange_sku=inputs[verdict.line_id].exchange_sku,
                     exchange_quantity=inputs[verdict.line_id].exchange_quantity,
                     currency=order.currency,
@@ -410,6 +424,7 @@ def _new_return(
                     gift=bool(data.gift_postal_code),
                     gift_recipient_email=normalize_email(data.gift_recipient_email),
                     note=data.note,
+                    proof_of_purchase_upload_id=data.proof_of_purchase_upload_id,
                     created_by_label=actor.label,
                     created_by_user_id=actor.user_id,
                     created_by_api_key_id=actor.api_key_id,

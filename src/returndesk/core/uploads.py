@@ -1,0 +1,96 @@
+"""Accepting uploads: checked by content (the bytes must decode as an image; the name and the
+declared type are not trusted), capped in size and pixels, and re-encoded so that no metadata
+(EXIF, GPS, camera serials) survives."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from collections.abc import Iterable
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from returndesk.core.actors import Actor
+from returndesk.core.errors import ValidationFailed
+from returndesk.core.ids import new_public_id
+from returndesk.core.models import Upload
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+MAX_PIXELS = 40_000_000  # a 40-megapixel photo; anything larger is refused, not decoded
+ACCEPTED = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+PURPOSES = ("photo", "receipt")
+
+
+def _clean_image(data: bytes) -> tuple[bytes, str, int, int]:
+    """The image re-encoded without metadata: (bytes, content type, width, height)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as probe:
+                kind = probe.format or ""
+                if kind not in ACCEPTED:
+                    raise ValidationFailed.on(
+                        "file", f"send a JPEG, PNG or WebP image (this is {kind or 'unknown'})"
+                    )
+                if probe.width * probe.height > MAX_PIXELS:
+                    raise ValidationFailed.on("file", "the image has more than 40 megapixels")
+                probe.verify()
+            with Image.open(io.BytesIO(data)) as image:
+                image.load()
+                upright = ImageOps.exif_transpose(image)
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombWarning):
+        raise ValidationFailed.on("file", "the file is not a readable image") from None
+    out = io.BytesIO()
+    if kind == "JPEG":
+        upright.convert("RGB").save(out, "JPEG", quality=90)
+    elif kind == "PNG":
+        upright.save(out, "PNG")
+    else:
+        upright.save(out, "WEBP", quality=90)
+    return out.getvalue(), ACCEPTED[kind], upright.width, upright.height
+
+
+@transaction.atomic
+def upload_create(*, actor: Actor, merchant_id: int, data: bytes, purpose: str = "photo") -> Upload:
+    """Check, clean and store an uploaded image; answers the record to reference by id."""
+    if purpose not in PURPOSES:
+        raise ValidationFailed.on("purpose", f"must be one of {', '.join(PURPOSES)}")
+    if not data:
+        raise ValidationFailed.on("file", "the file is empty")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ValidationFailed.on("file", f"the file is over {MAX_UPLOAD_BYTES // 2**20} MiB")
+    clean, content_type, width, height = _clean_image(data)
+    public_id = new_public_id("upl")
+    extension = content_type.split("/")[1].replace("jpeg", "jpg")
+    upload = Upload(
+        merchant_id=merchant_id,
+        public_id=public_id,
+        purpose=purpose,
+        content_type=content_type,
+        size_bytes=len(clean),
+        width=width,
+        height=height,
+        sha256=hashlib.sha256(clean).hexdigest(),
+        uploaded_by=actor.label,
+    )
+    upload.file.save(f"{public_id}.{extension}", ContentFile(clean), save=False)
+    upload.save()
+    return upload
+
+
+def uploads_check(*, merchant_id: int, ids: Iterable[str], purpose: str, field: str) -> None:
+    """Every id names an upload of this merchant made for this purpose, or a 422 says which."""
+    wanted = set(ids)
+    if not wanted:
+        return
+    found = set(
+        Upload.objects.filter(
+            merchant_id=merchant_id, public_id__in=wanted, purpose=purpose
+        ).values_list("public_id", flat=True)
+    )
+    missing = sorted(wanted - found)
+    if missing:
+        raise ValidationFailed.on(field, f"no {purpose} upload with id {', '.join(missing)}")
