@@ -158,7 +158,7 @@ class EligibilityOut(BaseModel):
 
 
 class ReturnLineOut(BaseModel):
-    line_id: str
+    line_id: str | None = Field(description="the order line; null on a receipt-based return")
     sku: str
     name: str
     quantity: int
@@ -182,6 +182,7 @@ class ReturnOut(BaseModel):
     channel: str
     resolution: str
     gift: bool
+    proof_of_purchase_upload_id: str | None
     policy_version: int | None
     decision: dict[str, Any]
     risk: RiskOut

@@ -159,6 +159,8 @@ def _import_one(
                     merchant=merchant,
                     return_request=ret,
                     order_line=bought,
+                    sku=bought.sku,
+                    name=bought.name,
                     quantity=units,
                     reason=NOT_RECORDED,
                     currency=order.currency,

@@ -8,6 +8,7 @@ class ReturnLineInput:
     line_id: str
     quantity: int
     reason: str
+    sku: str = ""  # a receipt-based return names products, not order lines
     comment: str = ""
     photo_upload_ids: tuple[str, ...] = ()
     exchange_sku: str = ""

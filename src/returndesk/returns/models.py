@@ -94,6 +94,8 @@ class Return(MerchantOwnedModel):
     authorized_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
     proof_of_purchase_upload_id = models.CharField(max_length=40, blank=True)
+    # The order number the shopper gave when the order is not in the system (receipt returns).
+    claimed_order_number = models.CharField(max_length=64, blank=True)
     # Where an imported return came from (e.g. "C536379/536365"): re-imports find it here.
     source_reference = models.CharField(max_length=100, blank=True)
 
@@ -115,9 +117,16 @@ class ReturnLine(MerchantOwnedModel):
     """A line of the order that this return covers, with the units the policy allowed."""
 
     return_request = models.ForeignKey(Return, on_delete=models.CASCADE, related_name="lines")
+    # Empty for a return that rests on a receipt for an order not in the system.
     order_line = models.ForeignKey(
-        "catalog.OrderLine", on_delete=models.PROTECT, related_name="return_lines"
+        "catalog.OrderLine",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="return_lines",
     )
+    sku = models.CharField(max_length=64, blank=True)
+    name = models.CharField(max_length=300, blank=True)
     quantity = models.PositiveIntegerField()
     reason = models.CharField(max_length=50)
     comment = models.TextField(blank=True)
@@ -128,7 +137,7 @@ class ReturnLine(MerchantOwnedModel):
     value_amount = models.BigIntegerField()
 
     def __str__(self) -> str:
-        return f"{self.order_line.line_id} x{self.quantity}"
+        return f"{self.sku} x{self.quantity}"
 
 
 class ReturnEvent(MerchantOwnedModel):

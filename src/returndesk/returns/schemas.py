@@ -19,7 +19,12 @@ class ExchangeIn(_In):
 
 
 class ReturnLineIn(_In):
-    line_id: Annotated[str, Field(min_length=1, max_length=64)]
+    line_id: Annotated[str, Field(max_length=64)] = Field(
+        default="", description="The order line; required unless the return rests on a receipt"
+    )
+    sku: Annotated[str, Field(max_length=64)] = Field(
+        default="", description="For a receipt-based return (an order not in the system)"
+    )
     quantity: StrictInt = Field(description="Units to return; at least 1")
     reason: Annotated[str, Field(min_length=1, max_length=50)]
     comment: Annotated[str, Field(max_length=2000)] = ""
@@ -92,6 +97,7 @@ def _lines(lines: list[ReturnLineIn]) -> tuple[ReturnLineInput, ...]:
     return tuple(
         ReturnLineInput(
             line_id=line.line_id,
+            sku=line.sku,
             quantity=line.quantity,
             reason=line.reason,
             comment=line.comment,

@@ -22,7 +22,7 @@ def return_get(*, merchant: Merchant, ran: str) -> Return:
             Prefetch(
                 "lines",
                 queryset=ReturnLine.objects.select_related("order_line").order_by(
-                    "order_line__position"
+                    "order_line__position", "pk"
                 ),
             )
         )

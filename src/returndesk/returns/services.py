@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,7 +12,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from returndesk.catalog.models import Order, OrderLine, Product
+from returndesk.catalog.models import Customer, Order, OrderLine, Product
 from returndesk.catalog.services import normalize_email, paid_total
 from returndesk.core.actors import Actor
 from returndesk.core.codes import generate_ran
@@ -38,7 +38,7 @@ from returndesk.policies.engine import (
 from returndesk.policies.models import BlocklistEntry, PolicyVersion
 from returndesk.policies.risk import RiskAssessment, RiskSignals, risk_assess
 from returndesk.policies.services import policy_document, policy_ensure_default
-from returndesk.returns.inputs import ReturnInput
+from returndesk.returns.inputs import ReturnInput, ReturnLineInput
 from returndesk.returns.lifecycle import return_event_record, return_transition
 from returndesk.returns.models import (
     AUTHORIZED,
@@ -266,25 +266,133 @@ def _check_input(data: ReturnInput, *, creating: bool = True) -> None:
         raise ValidationFailed("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
 
 
-def _decide(
-    merchant: Merchant, data: ReturnInput, order: Order, now: datetime, *, lock: bool
-) -> tuple[PolicyVersion, PolicyDocument, Decision, list[OrderLine], RiskAssessment]:
-    version = policy_ensure_default(merchant=merchant)
-    policy = policy_document(version)
+@dataclass
+class _Case:
+    """A request made ready for the engine: against an order in the system, or (`order` None)
+    against an uploaded receipt for an order that is not there."""
+
+    order: Order | None
+    subject: Order  # what risk and history look at; an unsaved stand-in for a receipt
+    snapshot: OrderSnapshot
+    request: ReturnRequest
+    # snapshot line id -> (the order line or None, the request line)
+    lines: dict[str, tuple[OrderLine | None, ReturnLineInput]]
+    products: dict[str, Product]
+
+
+def _order_case(merchant: Merchant, data: ReturnInput, order: Order, *, lock: bool) -> _Case:
+    missing = [
+        FieldError(f"lines[{i}].line_id", "is required (or give a sku with a receipt)")
+        for i, line in enumerate(data.lines)
+        if not line.line_id
+    ]
+    if missing:
+        raise ValidationFailed(
+            "; ".join(f"{e.field}: {e.message}" for e in missing), errors=missing
+        )
     lines_qs = OrderLine.objects.filter(order=order).order_by("position")
     if lock:
         # Concurrent requests for the same order wait here, so the last unit goes once.
         lines_qs = lines_qs.select_for_update()
     lines = list(lines_qs)
-    snapshot = order_snapshot(order, lines, _already_held(order))
-    signals = replace(risk_signals(merchant, order, policy, now), order_total=snapshot.total)
+    by_id = {line.line_id: line for line in lines}
+    return _Case(
+        order=order,
+        subject=order,
+        snapshot=order_snapshot(order, lines, _already_held(order)),
+        request=_request(data),
+        lines={line.line_id: (by_id.get(line.line_id), line) for line in data.lines},
+        products={},
+    )
+
+
+def _receipt_case(merchant: Merchant, data: ReturnInput, now: datetime) -> _Case:
+    """The order is not in the system: the products named, at their catalogue prices (never a
+    price the client sends), and the receipt for staff to check in review."""
+    errors: list[FieldError] = []
+    if not data.email:
+        errors.append(FieldError("email", "a return on a receipt needs the shopper's e-mail"))
+    products = {
+        p.sku: p
+        for p in Product.objects.filter(merchant=merchant, sku__in={x.sku for x in data.lines})
+    }
+    for i, line in enumerate(data.lines):
+        if not line.sku:
+            errors.append(FieldError(f"lines[{i}].sku", "is required for a return on a receipt"))
+        elif line.sku not in products:
+            errors.append(FieldError(f"lines[{i}].sku", f"unknown SKU '{line.sku}'"))
+    if errors:
+        raise ValidationFailed("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+    ids = [f"R{i}" for i in range(1, len(data.lines) + 1)]
+    snapshot_lines = tuple(
+        LineSnapshot(
+            line_id=line_id,
+            sku=line.sku,
+            name=products[line.sku].name,
+            category=products[line.sku].category,
+            quantity=max(line.quantity, 1),
+            unit_price=products[line.sku].price_amount,
+            discount=0,
+            tax=0,
+            returnable=products[line.sku].returnable,
+            final_sale=products[line.sku].final_sale,
+            already_returned=0,
+        )
+        for line_id, line in zip(ids, data.lines, strict=True)
+    )
+    stand_in = Order(
+        merchant=merchant, email=normalize_email(data.email), currency=merchant.currency
+    )
+    return _Case(
+        order=None,
+        subject=stand_in,
+        snapshot=OrderSnapshot(
+            order_number=data.order_number,
+            currency=merchant.currency,
+            placed_at=now,
+            delivered_at=None,
+            ship_country="",
+            tax_included=False,
+            lines=snapshot_lines,
+            total=sum(x.unit_price * x.quantity for x in snapshot_lines),
+        ),
+        request=replace(
+            _request(data),
+            lines=tuple(
+                replace(request_line, line_id=line_id)
+                for line_id, request_line in zip(ids, _request(data).lines, strict=True)
+            ),
+        ),
+        lines={line_id: (None, line) for line_id, line in zip(ids, data.lines, strict=True)},
+        products=products,
+    )
+
+
+def _find_case(merchant: Merchant, data: ReturnInput, now: datetime, *, lock: bool) -> _Case:
+    try:
+        order = _find_order(merchant, data, lock=lock)
+    except OrderNotFound:
+        if not data.proof_of_purchase_upload_id or data.gift_postal_code:
+            raise
+        return _receipt_case(merchant, data, now)
+    return _order_case(merchant, data, order, lock=lock)
+
+
+def _decide(
+    merchant: Merchant, case: _Case, now: datetime
+) -> tuple[PolicyVersion, PolicyDocument, Decision, RiskAssessment]:
+    version = policy_ensure_default(merchant=merchant)
+    policy = policy_document(version)
+    signals = replace(
+        risk_signals(merchant, case.subject, policy, now), order_total=case.snapshot.total
+    )
     risk = risk_assess(signals, policy.risk_weights)
     try:
         decision = decide(
             policy,
-            snapshot,
-            _request(data),
-            customer_history(merchant, order, signals, risk),
+            case.snapshot,
+            case.request,
+            customer_history(merchant, case.subject, signals, risk),
             now=now,
             timezone=merchant.timezone,
         )
@@ -293,7 +401,7 @@ def _decide(
         raise ValidationFailed(
             "; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors
         ) from None
-    return version, policy, decision, lines, risk
+    return version, policy, decision, risk
 
 
 def decision_as_dict(decision: Decision, policy: PolicyDocument) -> dict[str, Any]:
@@ -319,8 +427,9 @@ def eligibility_check(*, merchant: Merchant, data: ReturnInput) -> dict[str, Any
     """The decision the policy would take now, with the policy version; writes nothing."""
     _check_input(data, creating=False)
     _check_uploads(merchant, data)
-    order = _find_order(merchant, data, lock=False)
-    version, policy, decision, _, risk = _decide(merchant, data, order, timezone.now(), lock=False)
+    now = timezone.now()
+    case = _find_case(merchant, data, now, lock=False)
+    version, policy, decision, risk = _decide(merchant, case, now)
     return {
         "policy_version": version.version,
         "decision": decision_as_dict(decision, policy),
@@ -334,15 +443,13 @@ def return_create(*, actor: Actor, merchant: Merchant, data: ReturnInput) -> Ret
     _check_input(data)
     _check_uploads(merchant, data)
     with transaction.atomic():
-        order = _find_order(merchant, data, lock=True)
         now = timezone.now()
-        version, policy, decision, lines, risk = _decide(merchant, data, order, now, lock=True)
-        by_line_id = {line.line_id: line for line in lines}
-        inputs = {line.line_id: line for line in data.lines}
+        case = _find_case(merchant, data, now, lock=True)
+        version, policy, decision, risk = _decide(merchant, case, now)
         fees = sum(fee.amount for fee in decision.fees)
         ret = _new_return(
             merchant=merchant,
-            order=order,
+            case=case,
             data=data,
             actor=actor,
             version=version,
@@ -353,18 +460,8 @@ def return_create(*, actor: Actor, merchant: Merchant, data: ReturnInput) -> Ret
         )
         ReturnLine.objects.bulk_create(
             [
-                ReturnLine(
-                    merchant=merchant,
-                    return_request=ret,
-                    order_line=by_line_id[verdict.line_id],
-                    quantity=verdict.allowed_quantity,
-                    reason=inputs[verdict.line_id].reason,
-                    comment=inputs[verdict.line_id].comment,
-                    photo_upload_ids=list(inputs[verdict.line_id].photo_upload_ids),
-                    exchange_sku=inputs[verdict.line_id].exchange_sku,
-                    exchange_quantity=inputs[verdict.line_id].exchange_quantity,
-                    currency=order.currency,
-                    value_amount=verdict.value,
+                _return_line(
+                    merchant, ret, case, verdict.line_id, verdict.allowed_quantity, verdict.value
                 )
                 for verdict in decision.verdicts
                 if verdict.eligible
@@ -390,10 +487,32 @@ def return_create(*, actor: Actor, merchant: Merchant, data: ReturnInput) -> Ret
     return ret
 
 
+def _return_line(
+    merchant: Merchant, ret: Return, case: _Case, line_id: str, quantity: int, value: int
+) -> ReturnLine:
+    order_line, given = case.lines[line_id]
+    product = case.products.get(given.sku)
+    return ReturnLine(
+        merchant=merchant,
+        return_request=ret,
+        order_line=order_line,
+        sku=order_line.sku if order_line else given.sku,
+        name=order_line.name if order_line else (product.name if product else ""),
+        quantity=quantity,
+        reason=given.reason,
+        comment=given.comment,
+        photo_upload_ids=list(given.photo_upload_ids),
+        exchange_sku=given.exchange_sku,
+        exchange_quantity=given.exchange_quantity,
+        currency=ret.currency,
+        value_amount=value,
+    )
+
+
 def _new_return(
     *,
     merchant: Merchant,
-    order: Order,
+    case: _Case,
     data: ReturnInput,
     actor: Actor,
     version: PolicyVersion,
@@ -405,18 +524,27 @@ def _new_return(
     for _ in range(5):
         try:
             with transaction.atomic():
+                order = case.order
+                customer = (
+                    order.customer
+                    if order is not None
+                    else Customer.objects.filter(
+                        merchant=merchant, email=case.subject.email
+                    ).first()
+                )
                 return Return.objects.create(
                     merchant=merchant,
                     ran=generate_ran(),
                     order=order,
-                    customer=order.customer,
-                    email=order.email,
+                    claimed_order_number="" if order is not None else data.order_number,
+                    customer=customer,
+                    email=case.subject.email,
                     status="",  # "(new)": the first transition sets it
                     channel=data.channel,
                     resolution=decision.resolution,
                     policy_version=version,
                     decision=decision_data,
-                    currency=order.currency,
+                    currency=case.snapshot.currency,
                     refund_estimate_amount=decision.refund_estimate,
                     risk_score=risk.score,
                     risk_reasons=risk_as_dict(risk)["reasons"],
