@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "returndesk.returns",
     "returndesk.api",
     "returndesk.cli",
+    "returndesk.console",
 ]
 
 MIDDLEWARE = [
@@ -126,7 +127,8 @@ DATABASES["default"]["TEST"] = {"NAME": os.environ.get("RETURNDESK_TEST_DB_NAME"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "tenants.User"
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/console/login/"
+LOGIN_REDIRECT_URL = "/console/"
 
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",

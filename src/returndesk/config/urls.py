@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import path
+from django.urls import include, path
 
 from returndesk.api.main import api, healthz, readyz
 
@@ -15,7 +15,7 @@ admin.site.site_header = "ReturnDesk administration"
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return HttpResponseRedirect("/api/v1/docs")
+    return HttpResponseRedirect("/console/")
 
 
 urlpatterns = [
@@ -24,4 +24,5 @@ urlpatterns = [
     path("readyz", readyz),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("console/", include("returndesk.console.urls")),
 ]

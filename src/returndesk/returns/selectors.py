@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Prefetch, QuerySet, Sum
+from django.db.models import Count, Prefetch, QuerySet, Sum
 
 from returndesk.core.codes import parse_ran
 from returndesk.core.errors import NotFound
@@ -36,6 +36,7 @@ def return_get(*, merchant: Merchant, ran: str) -> Return:
 def return_list(
     *,
     merchant: Merchant,
+    ran: str | None = None,
     status: str | None = None,
     channel: str | None = None,
     order_number: str | None = None,
@@ -44,6 +45,8 @@ def return_list(
     created_to: datetime | None = None,
 ) -> QuerySet[Return]:
     qs = Return.objects.filter(merchant=merchant)
+    if ran:
+        qs = qs.filter(ran=ran)
     if status:
         qs = qs.filter(status=status)
     if channel:
@@ -64,6 +67,12 @@ def return_list(
             ),
         )
     )
+
+
+def return_status_counts(*, merchant: Merchant) -> dict[str, int]:
+    """How many returns are in each status: the console's queues, in one query."""
+    rows = Return.objects.filter(merchant=merchant).values("status").annotate(n=Count("pk"))
+    return {row["status"]: row["n"] for row in rows}
 
 
 def return_events(*, ret: Return) -> QuerySet[ReturnEvent]:

@@ -1,0 +1,61 @@
+"""Who is looking at the console, for which merchant, and what they may do there."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.http import Http404, HttpRequest
+
+from returndesk.core.actors import Actor
+from returndesk.core.errors import PermissionDenied
+from returndesk.tenants import permissions as perm
+from returndesk.tenants.models import Merchant, User
+from returndesk.tenants.selectors import user_permissions
+
+
+@dataclass(frozen=True)
+class Seat:
+    user: User
+    merchant: Merchant
+    permissions: frozenset[str]
+    merchants: tuple[Merchant, ...]  # every merchant this user may switch to
+
+    @property
+    def actor(self) -> Actor:
+        return Actor("user", self.user.email, user_id=self.user.pk, permissions=self.permissions)
+
+    def can(self, permission: str) -> bool:
+        return permission in self.permissions
+
+    def require(self, permission: str) -> None:
+        if not self.can(permission):
+            raise PermissionDenied("Your role does not allow this.")
+
+
+def merchants_of(user: User) -> tuple[Merchant, ...]:
+    memberships = list(user.memberships.select_related("merchant"))
+    if any(m.merchant_id is None for m in memberships):
+        return tuple(Merchant.objects.filter(is_active=True).order_by("slug"))
+    return tuple(sorted({m.merchant for m in memberships if m.merchant}, key=lambda m: m.slug))
+
+
+def seat_for(request: HttpRequest, slug: str) -> Seat:
+    """The signed-in user's seat at a merchant; another merchant's console answers 404, exactly
+    as an unknown one."""
+    user = request.user
+    if not isinstance(user, User):
+        raise Http404
+    merchants = merchants_of(user)
+    merchant = next((m for m in merchants if m.slug == slug), None)
+    if merchant is None:
+        raise Http404
+    permissions = user_permissions(user, merchant)
+    if not permissions:
+        raise Http404
+    return Seat(user=user, merchant=merchant, permissions=permissions, merchants=merchants)
+
+
+NAVIGATION = (
+    ("console:home", "Home", perm.RETURNS_VIEW),
+    ("console:returns", "Returns", perm.RETURNS_VIEW),
+)
