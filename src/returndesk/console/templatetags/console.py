@@ -11,5 +11,5 @@ register = template.Library()
 def money(amount: int | None, currency: str) -> str:
     """Minor units as the locale writes them: 2721, "USD" -> $27.21."""
     if amount is None:
-        return "–"
+        return "\u2013"  # an en dash: no amount
     return Money(int(amount), currency).format("en")
