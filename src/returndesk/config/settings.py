@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "returndesk.api",
     "returndesk.cli",
     "returndesk.console",
+    "returndesk.portal",
 ]
 
 MIDDLEWARE = [

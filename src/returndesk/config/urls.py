@@ -25,4 +25,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("console/", include("returndesk.console.urls")),
+    path("r/", include("returndesk.portal.urls")),
 ]

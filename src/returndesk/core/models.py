@@ -110,3 +110,23 @@ class Upload(MerchantOwnedModel):
 
     def __str__(self) -> str:
         return self.public_id
+
+
+class RateLimitCounter(models.Model):
+    """Requests counted per scope, key (hashed) and fixed window, shared by every process."""
+
+    scope = models.CharField(max_length=50)
+    key_hash = models.CharField(max_length=64)
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "key_hash", "window_start"], name="rate_limit_window_once"
+            )
+        ]
+        indexes = [models.Index(fields=["window_start"], name="rate_limit_window")]
+
+    def __str__(self) -> str:
+        return f"{self.scope}:{self.key_hash[:8]} {self.count}"

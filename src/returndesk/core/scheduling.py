@@ -42,6 +42,11 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
         "returndesk.core.idempotency.idempotency_records_purge",
     ),
     PeriodicJob(
+        "purge_rate_limit_counters",
+        timedelta(hours=1),
+        "returndesk.core.ratelimit.rate_limit_counters_purge",
+    ),
+    PeriodicJob(
         "expire_returns",
         timedelta(minutes=5),
         "returndesk.returns.services.returns_expire_due",

@@ -6,10 +6,51 @@ from datetime import datetime
 
 from django.db.models import Count, Prefetch, QuerySet, Sum
 
+from returndesk.catalog.models import Order
+from returndesk.catalog.services import normalize_email
 from returndesk.core.codes import parse_ran
 from returndesk.core.errors import NotFound
 from returndesk.returns.models import RELEASED_STATUSES, Return, ReturnEvent, ReturnLine
 from returndesk.tenants.models import Merchant
+
+
+class OrderNotFound(NotFound):
+    """The same answer for an unknown order and for one whose e-mail or postal code does not
+    match, so a guesser learns nothing."""
+
+    code = "order_not_found"
+
+
+def postal_key(code: str) -> str:
+    """A postal code as compared: no spaces, upper case ("nw1 6xe" -> "NW16XE")."""
+    return "".join(code.split()).upper()
+
+
+def order_for_shopper(
+    *,
+    merchant: Merchant,
+    order_number: str,
+    email: str = "",
+    postal_code: str = "",
+    lock: bool = False,
+) -> Order:
+    """The order a shopper names, proven by its e-mail, or by its shipping postal code (a gift
+    recipient). Any mismatch is the same OrderNotFound as an unknown number."""
+    orders = Order.objects.filter(merchant=merchant, order_number=order_number)
+    if lock:
+        orders = orders.select_for_update(of=("self",))
+    found = orders.select_related("customer").first()
+    not_found = OrderNotFound("No order matches this order number and e-mail or postal code.")
+    if found is None:
+        raise not_found
+    if postal_code:
+        if not found.ship_postal_code or postal_key(found.ship_postal_code) != postal_key(
+            postal_code
+        ):
+            raise not_found
+    elif not email or not found.email or normalize_email(email) != found.email:
+        raise not_found
+    return found
 
 
 def return_get(*, merchant: Merchant, ran: str) -> Return:

@@ -53,36 +53,18 @@ from returndesk.returns.models import (
     Return,
     ReturnLine,
 )
+from returndesk.returns.selectors import OrderNotFound, order_for_shopper, postal_key
 from returndesk.tenants.models import Merchant, Provider
 
 
-class OrderNotFound(NotFound):
-    """The same answer for an unknown order and for one whose e-mail or postal code does not
-    match, so a guesser learns nothing."""
-
-    code = "order_not_found"
-
-
-def _postal(code: str) -> str:
-    return "".join(code.split()).upper()
-
-
 def _find_order(merchant: Merchant, data: ReturnInput, *, lock: bool) -> Order:
-    order = Order.objects.filter(merchant=merchant, order_number=data.order_number)
-    if lock:
-        order = order.select_for_update(of=("self",))
-    found = order.select_related("customer").first()
-    not_found = OrderNotFound("No order matches this order number and e-mail or postal code.")
-    if found is None:
-        raise not_found
-    if data.gift_postal_code:
-        if not found.ship_postal_code or _postal(found.ship_postal_code) != _postal(
-            data.gift_postal_code
-        ):
-            raise not_found
-    elif not data.email or not found.email or normalize_email(data.email) != found.email:
-        raise not_found
-    return found
+    return order_for_shopper(
+        merchant=merchant,
+        order_number=data.order_number,
+        email=data.email,
+        postal_code=data.gift_postal_code,
+        lock=lock,
+    )
 
 
 def _already_held(order: Order) -> dict[int, int]:
@@ -137,7 +119,9 @@ def order_snapshot(order: Order, lines: Iterable[OrderLine], held: dict[int, int
 
 def _postal_key(order: Order) -> str:
     return (
-        f"{order.ship_country}:{_postal(order.ship_postal_code)}" if order.ship_postal_code else ""
+        f"{order.ship_country}:{postal_key(order.ship_postal_code)}"
+        if order.ship_postal_code
+        else ""
     )
 
 
