@@ -28,7 +28,8 @@ def _merchant(slug: str) -> Merchant:
 
 
 def _client(request: HttpRequest) -> str:
-    # Behind the reverse proxy gunicorn is told the client's address (see docs/deploy).
+    # Behind a reverse proxy, gunicorn must be told to trust its forwarded address
+    # (--forwarded-allow-ips) or every shopper shares the proxy's limit.
     return request.META.get("REMOTE_ADDR", "unknown")
 
 
