@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.urls import reverse
+from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
-from returndesk.console.access import NAVIGATION, Seat, merchants_of, seat_for
+from returndesk.console.access import seat_for
+from returndesk.console.views.common import page_context
 from returndesk.core.codes import RanInvalid, format_ran, parse_ran
 from returndesk.core.errors import ApplicationError, NotFound, PermissionDenied
 from returndesk.core.tenancy import merchant_scope
@@ -38,26 +38,6 @@ ACTIONS = (
 )
 
 
-class LoginView(auth_views.LoginView):
-    template_name = "console/login.html"
-    redirect_authenticated_user = True
-
-
-@login_required(login_url="console:login")
-def start(request: HttpRequest) -> HttpResponse:
-    merchants = merchants_of(request.user)  # type: ignore[arg-type]
-    if not merchants:
-        return render(request, "console/no_access.html", status=403)
-    wanted = request.GET.get("m", "")
-    chosen = next((m for m in merchants if m.slug == wanted), merchants[0])
-    return HttpResponseRedirect(reverse("console:home", args=[chosen.slug]))
-
-
-def _context(seat: Seat, **extra: Any) -> dict[str, Any]:
-    nav = [(name, label) for name, label, needed in NAVIGATION if seat.can(needed)]
-    return {"seat": seat, "merchant": seat.merchant, "nav": nav, **extra}
-
-
 @login_required(login_url="console:login")
 def home(request: HttpRequest, slug: str) -> HttpResponse:
     seat = seat_for(request, slug)
@@ -65,7 +45,7 @@ def home(request: HttpRequest, slug: str) -> HttpResponse:
     with merchant_scope(seat.merchant):
         counts = return_selectors.return_status_counts(merchant=seat.merchant)
     queues = [(status, label, counts.get(status, 0)) for status, label in QUEUES]
-    return render(request, "console/home.html", _context(seat, queues=queues))
+    return render(request, "console/home.html", page_context(seat, queues=queues))
 
 
 @login_required(login_url="console:login")
@@ -102,7 +82,7 @@ def returns(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request,
         template,
-        _context(
+        page_context(
             seat,
             rows=[(format_ran(r.ran), r) for r in rows],
             query=query,
@@ -131,7 +111,7 @@ def return_detail(request: HttpRequest, slug: str, ran: str) -> HttpResponse:
     return render(
         request,
         "console/return_detail.html",
-        _context(seat, ret=ret, ran=format_ran(ret.ran), events=events, actions=actions),
+        page_context(seat, ret=ret, ran=format_ran(ret.ran), events=events, actions=actions),
     )
 
 
@@ -163,3 +143,11 @@ def return_action(request: HttpRequest, slug: str, ran: str, action: str) -> Htt
         except ApplicationError as exc:
             messages.error(request, exc.detail)
     return HttpResponseRedirect(reverse("console:return", args=[slug, format_ran(ret.ran)]))
+
+
+urlpatterns = [
+    path("m/<slug:slug>/", home, name="home"),
+    path("m/<slug:slug>/returns/", returns, name="returns"),
+    path("m/<slug:slug>/returns/<str:ran>/", return_detail, name="return"),
+    path("m/<slug:slug>/returns/<str:ran>/<slug:action>/", return_action, name="return_action"),
+]
