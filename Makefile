@@ -13,7 +13,7 @@ PYTHON ?= $(shell for c in python3.13 python3.12 python3 \
 	  if command -v $$c >/dev/null 2>&1 && $$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
 	    command -v $$c; break; fi; done)
 
-.PHONY: help venv install demo serve worker test test-pg lint format bench soak clean
+.PHONY: help venv install demo serve worker test test-pg lint format bench soak messages clean
 
 help:
 	@echo "make demo    set everything up and run the demo (web server + worker)"
@@ -71,6 +71,14 @@ bench: $(STAMP)
 # Longer runs of the same tests: many more hypothesis examples per property.
 soak: $(STAMP)
 	HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# Extract page text into the gettext catalogues and compile them (needs GNU gettext's
+# xgettext and msgfmt, Debian package gettext). The compiled .mo files are committed, so
+# running ReturnDesk never needs these tools.
+messages: $(STAMP)
+	cd src/returndesk && ../../$(BIN)/django-admin makemessages --settings=returndesk.config.settings \
+	  --locale en --ignore 'migrations/*' --no-location --no-obsolete
+	cd src/returndesk && ../../$(BIN)/django-admin compilemessages --settings=returndesk.config.settings --locale en
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
