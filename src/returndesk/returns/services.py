@@ -21,11 +21,13 @@ from returndesk.core.errors import (
     FieldError,
     InvalidTransition,
     NotFound,
+    PermissionDenied,
     ValidationFailed,
 )
 from returndesk.core.uploads import uploads_check
 from returndesk.policies.document import PolicyDocument
 from returndesk.policies.engine import (
+    Clause,
     CustomerHistory,
     Decision,
     LineSnapshot,
@@ -54,6 +56,7 @@ from returndesk.returns.models import (
     ReturnLine,
 )
 from returndesk.returns.selectors import OrderNotFound, order_for_shopper, postal_key
+from returndesk.tenants import permissions as perm
 from returndesk.tenants.models import Merchant, Provider
 
 
@@ -363,21 +366,35 @@ def _find_case(merchant: Merchant, data: ReturnInput, now: datetime, *, lock: bo
 
 
 def _decide(
-    merchant: Merchant, case: _Case, now: datetime
+    merchant: Merchant, case: _Case, now: datetime, *, waive: bool = False
 ) -> tuple[PolicyVersion, PolicyDocument, Decision, RiskAssessment]:
+    """The policy's decision; with `waive`, the one it would take without its line blocks
+    (final sale, not returnable, an ended window): what an override can grant."""
     version = policy_ensure_default(merchant=merchant)
     policy = policy_document(version)
     signals = replace(
         risk_signals(merchant, case.subject, policy, now), order_total=case.snapshot.total
     )
     risk = risk_assess(signals, policy.risk_weights)
+    judged, snapshot, at = policy, case.snapshot, now
+    if waive:
+        judged = policy.model_copy(
+            update={"non_returnable_skus": [], "non_returnable_categories": []}
+        )
+        snapshot = replace(
+            snapshot,
+            lines=tuple(
+                replace(line, returnable=True, final_sale=False) for line in snapshot.lines
+            ),
+        )
+        at = min(now, snapshot.placed_at)  # no window has ended on the day of purchase
     try:
         decision = decide(
-            policy,
-            case.snapshot,
+            judged,
+            snapshot,
             case.request,
             customer_history(merchant, case.subject, signals, risk),
-            now=now,
+            now=at,
             timezone=merchant.timezone,
         )
     except RequestInvalid as exc:
@@ -421,15 +438,34 @@ def eligibility_check(*, merchant: Merchant, data: ReturnInput) -> dict[str, Any
     }
 
 
-def return_create(*, actor: Actor, merchant: Merchant, data: ReturnInput) -> Return:
+def return_create(
+    *, actor: Actor, merchant: Merchant, data: ReturnInput, override_reason: str | None = None
+) -> Return:
     """Check a request against the policy and record it as an authorized, in-review or
-    rejected return with its RAN, its lines, its timeline and its outbox events."""
+    rejected return with its RAN, its lines, its timeline and its outbox events.
+
+    With `override_reason`, an actor allowed to override (returns.override) authorizes what the
+    policy refused or sent to review; who, why and what the policy said are kept in the
+    decision (`decision["override"]`) and on the timeline (`return.policy_overridden`)."""
     _check_input(data)
+    if override_reason is not None:
+        if not actor.can(perm.RETURNS_OVERRIDE):
+            raise PermissionDenied("Your role may not override the return policy.")
+        if not override_reason.strip():
+            raise ValidationFailed.on(
+                "override_reason", "say why you override the policy: it goes on the timeline"
+            )
     _check_uploads(merchant, data)
     with transaction.atomic():
         now = timezone.now()
         case = _find_case(merchant, data, now, lock=True)
         version, policy, decision, risk = _decide(merchant, case, now)
+        decision_data = decision_as_dict(decision, policy)
+        override: dict[str, Any] | None = None
+        if override_reason is not None:
+            decision, decision_data, override = _override(
+                merchant, case, now, decision, decision_data, actor, override_reason.strip()
+            )
         fees = sum(fee.amount for fee in decision.fees)
         ret = _new_return(
             merchant=merchant,
@@ -438,7 +474,7 @@ def return_create(*, actor: Actor, merchant: Merchant, data: ReturnInput) -> Ret
             actor=actor,
             version=version,
             decision=decision,
-            decision_data=decision_as_dict(decision, policy),
+            decision_data=decision_data,
             fees=fees,
             risk=risk,
         )
@@ -460,15 +496,88 @@ def return_create(*, actor: Actor, merchant: Merchant, data: ReturnInput) -> Ret
             to_status="",
             payload={"policy_version": version.version, "channel": data.channel},
         )
+        if override is not None:
+            return_event_record(
+                ret=ret,
+                type="return.policy_overridden",
+                actor=actor,
+                channel=data.channel,
+                reason=override["reason"],
+                payload={"policy_outcome": override["policy_outcome"], "lines": override["lines"]},
+            )
         return_transition(
             ret=ret,
             to_status=decision.outcome,
             actor=actor,
             channel=data.channel,
-            reason="; ".join(c.staff_message for c in decision.review_clauses),
+            reason=(
+                f"policy overridden: {override['reason']}"
+                if override is not None
+                else "; ".join(c.staff_message for c in decision.review_clauses)
+            ),
         )
     ret.refresh_from_db()
     return ret
+
+
+def _override(
+    merchant: Merchant,
+    case: _Case,
+    now: datetime,
+    policy_decision: Decision,
+    policy_data: dict[str, Any],
+    actor: Actor,
+    reason: str,
+) -> tuple[Decision, dict[str, Any], dict[str, Any] | None]:
+    """The decision an override makes: the lines the policy blocked get the units still
+    available (never more than were bought), and the return is authorized. Each overridden
+    verdict keeps the policy's clauses and adds an `overridden` one. Nothing to override (the
+    policy already authorizes all it can) leaves the policy's decision as it is."""
+    _, policy, waived, _ = _decide(merchant, case, now, waive=True)
+    policy_allowed = {v.line_id: v.allowed_quantity for v in policy_decision.verdicts}
+    changed = [v for v in waived.verdicts if v.allowed_quantity != policy_allowed[v.line_id]]
+    any_eligible = any(v.eligible for v in waived.verdicts)
+    if not any_eligible or (not changed and policy_decision.outcome == AUTHORIZED):
+        return policy_decision, policy_data, None
+    note = Clause(
+        "overridden",
+        "Accepted as an exception",
+        f"policy overridden by {actor.label}: {reason}",
+    )
+    clauses = {v.line_id: v.clauses for v in policy_decision.verdicts}
+    decision = replace(
+        waived,
+        outcome=AUTHORIZED,
+        review_clauses=(),
+        verdicts=tuple(
+            replace(v, clauses=(*clauses[v.line_id], note))
+            if v.line_id in {c.line_id for c in changed}
+            else replace(v, clauses=clauses[v.line_id])
+            for v in waived.verdicts
+        ),
+    )
+    override = {
+        "by": actor.label,
+        "user_id": actor.user_id,
+        "reason": reason,
+        "at": now.isoformat(),
+        "policy_outcome": policy_decision.outcome,
+        "lines": [
+            {
+                "line_id": v.line_id,
+                "policy_allowed": policy_allowed[v.line_id],
+                "allowed": v.allowed_quantity,
+            }
+            for v in changed
+        ],
+        "policy_decision": {
+            key: policy_data[key]
+            for key in ("outcome", "verdicts", "review_clauses", "fees", "refund_estimate")
+        },
+    }
+    data = decision_as_dict(decision, policy)
+    data["override"] = override
+    return decision, data, override
 
 
 def _return_line(
