@@ -87,6 +87,8 @@ class AuditLogEntry(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # the audit log page reads one merchant's entries newest first
+        indexes = [models.Index(fields=["merchant", "-created_at"], name="audit_merchant_recent")]
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_type} {self.object_ref}"

@@ -53,6 +53,17 @@ def _clean_image(data: bytes) -> tuple[bytes, str, int, int]:
     return out.getvalue(), ACCEPTED[kind], upright.width, upright.height
 
 
+def image_clean(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES) -> tuple[bytes, str]:
+    """An image checked by content, capped, and re-encoded without metadata, for images kept
+    outside uploads (a merchant's logo): (bytes, content type). Errors are on field `file`."""
+    if not data:
+        raise ValidationFailed.on("file", "the file is empty")
+    if len(data) > max_bytes:
+        raise ValidationFailed.on("file", f"the file is over {max_bytes // 2**10} KiB")
+    clean, content_type, _, _ = _clean_image(data)
+    return clean, content_type
+
+
 @transaction.atomic
 def upload_create(*, actor: Actor, merchant_id: int, data: bytes, purpose: str = "photo") -> Upload:
     """Check, clean and store an uploaded image; answers the record to reference by id."""

@@ -36,6 +36,8 @@ PROVIDER_MERCHANTS = "provider.merchants"
 PROVIDER_FACILITIES = "provider.facilities"
 PROVIDER_BILLING = "provider.billing"
 PROVIDER_SLAS = "provider.slas"
+MERCHANT_SETTINGS = "merchant.settings"
+AUDIT_VIEW = "audit.view"
 
 AGENT = frozenset(
     {
@@ -75,6 +77,8 @@ MERCHANT_ADMIN = (
             INTEGRATIONS_MANAGE,
             ANALYTICS_VIEW,
             CUSTOMERS_PRIVACY,
+            MERCHANT_SETTINGS,
+            AUDIT_VIEW,
         }
     )
 )
@@ -99,6 +103,8 @@ ROLE_CHOICES = [
     ("merchant_viewer", "Merchant viewer"),
     ("provider_admin", "Provider admin"),
 ]
+# Roles a merchant admin may grant within a merchant; provider-wide roles are not among them.
+MERCHANT_ROLE_CHOICES = [(role, label) for role, label in ROLE_CHOICES if role != "provider_admin"]
 # A merchant API key acts as a merchant admin, except for managing users and keys.
 MERCHANT_KEY = MERCHANT_ADMIN - {USERS_MANAGE, APIKEYS_MANAGE}
 # A provider key works the facilities, and reads the returns it handles.

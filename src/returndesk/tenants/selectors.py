@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.db.models import Count, Prefetch, QuerySet
 from django.utils import timezone
 
 from returndesk.core.actors import Actor
 from returndesk.core.errors import NotFound
-from returndesk.tenants.models import ApiKey, Facility, Merchant, User
+from returndesk.tenants.models import ApiKey, Facility, Membership, Merchant, User
 from returndesk.tenants.permissions import MERCHANT_KEY, PROVIDER_KEY, ROLE_PERMISSIONS
 from returndesk.tenants.services import hash_api_key
 
@@ -90,3 +91,56 @@ def merchant_get(slug: str) -> Merchant:
     if merchant is None:
         raise NotFound(f"No merchant with slug '{slug}'.")
     return merchant
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    user: User
+    roles: tuple[str, ...]
+
+
+def staff_list(*, merchant: Merchant) -> list[StaffMember]:
+    """Who has a role at this merchant, with their roles (one query)."""
+    staff: dict[int, StaffMember] = {}
+    memberships = (
+        Membership.objects.filter(merchant=merchant)
+        .select_related("user")
+        .order_by("user__email", "role")
+    )
+    for m in memberships:
+        known = staff.get(m.user_id)
+        roles = (*known.roles, m.role) if known else (m.role,)
+        staff[m.user_id] = StaffMember(user=m.user, roles=roles)
+    return list(staff.values())
+
+
+def provider_staff_list() -> list[User]:
+    """Users with a provider-wide role: they reach every merchant."""
+    return list(
+        User.objects.filter(memberships__merchant__isnull=True).distinct().order_by("email")
+    )
+
+
+def apikey_list(*, merchant: Merchant) -> QuerySet[ApiKey]:
+    return (
+        ApiKey.objects.filter(merchant=merchant)
+        .select_related("created_by")
+        .order_by("revoked_at", "-created_at")
+    )
+
+
+def apikey_get(*, merchant: Merchant, public_id: str) -> ApiKey:
+    key = ApiKey.objects.filter(merchant=merchant, public_id=public_id).first()
+    if key is None:
+        raise NotFound(f"No API key {public_id}.")
+    return key
+
+
+def merchant_list() -> QuerySet[Merchant]:
+    return Merchant.objects.annotate(facility_count=Count("facilities")).order_by("slug")
+
+
+def facility_list() -> QuerySet[Facility]:
+    return Facility.objects.prefetch_related(
+        Prefetch("merchants", queryset=Merchant.objects.order_by("slug"))
+    ).order_by("code")

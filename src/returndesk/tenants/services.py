@@ -7,8 +7,11 @@ import secrets
 from collections.abc import Sequence
 from zoneinfo import available_timezones
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.files.base import ContentFile
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
@@ -16,8 +19,9 @@ from returndesk.core.actors import Actor
 from returndesk.core.audit import audit_record
 from returndesk.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from returndesk.core.money import MoneyError, validate_currency
+from returndesk.core.uploads import image_clean
 from returndesk.tenants.models import ApiKey, Facility, Membership, Merchant, User, slug_validator
-from returndesk.tenants.permissions import ROLE_PERMISSIONS
+from returndesk.tenants.permissions import MERCHANT_ROLE_CHOICES, ROLE_PERMISSIONS, USERS_MANAGE
 
 API_KEY_PREFIXES = {ApiKey.KIND_MERCHANT: "rd_m_", ApiKey.KIND_PROVIDER: "rd_p_"}
 
@@ -248,3 +252,256 @@ def apikey_revoke(*, actor: Actor, key: ApiKey) -> ApiKey:
             merchant_id=key.merchant_id,
         )
     return key
+
+
+MAX_LOGO_BYTES = 1024 * 1024
+MERCHANT_ROLES = frozenset(role for role, _ in MERCHANT_ROLE_CHOICES)
+
+
+def _failed(errors: list[FieldError]) -> ValidationFailed:
+    return ValidationFailed("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+
+
+def validate_locale(code: str, field: str = "locale") -> str:
+    try:
+        Locale.parse(code.replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError):
+        message = f"'{code}' is not a known locale (e.g. en or en_GB)"
+        raise ValidationFailed.on(field, message) from None
+    return code
+
+
+@transaction.atomic
+def merchant_update(
+    *,
+    actor: Actor,
+    merchant: Merchant,
+    name: str,
+    support_email: str,
+    support_phone: str,
+    locale: str,
+    brand_color: str,
+    timezone_name: str,
+    logo: bytes | None = None,
+    remove_logo: bool = False,
+) -> Merchant:
+    """Change a merchant's settings and branding; the logo is checked by content and stored
+    without metadata. Every change is audited with its before and after."""
+    locked = Merchant.objects.select_for_update().get(pk=merchant.pk)
+    errors: list[FieldError] = []
+    if not name.strip():
+        errors.append(FieldError("name", "A merchant needs a name."))
+    for check in (
+        lambda: validate_timezone(timezone_name),
+        lambda: validate_locale(locale),
+    ):
+        try:
+            check()
+        except ValidationFailed as exc:
+            errors.extend(exc.errors)
+    clean_logo: tuple[bytes, str] | None = None
+    if logo is not None:
+        try:
+            clean_logo = image_clean(logo, max_bytes=MAX_LOGO_BYTES)
+        except ValidationFailed as exc:
+            errors.extend(FieldError("logo", e.message) for e in exc.errors)
+    before = {
+        "name": locked.name,
+        "support_email": locked.support_email,
+        "support_phone": locked.support_phone,
+        "locale": locked.locale,
+        "brand_color": locked.brand_color,
+        "timezone": locked.timezone,
+    }
+    after = {
+        "name": name.strip(),
+        "support_email": support_email.strip().lower(),
+        "support_phone": support_phone.strip(),
+        "locale": locale,
+        "brand_color": brand_color.strip().upper(),
+        "timezone": timezone_name,
+    }
+    for field, value in after.items():
+        setattr(locked, field, value)
+    try:
+        locked.full_clean(exclude=["slug", "currency", "logo"])
+    except DjangoValidationError as exc:
+        known = {e.field for e in errors}
+        errors.extend(
+            FieldError(f, " ".join(m)) for f, m in exc.message_dict.items() if f not in known
+        )
+    if errors:
+        raise _failed(errors)
+    changes = {f: [before[f], after[f]] for f in after if before[f] != after[f]}
+    old_logo = locked.logo.name or ""
+    if clean_logo is not None:
+        data, content_type = clean_logo
+        extension = content_type.split("/")[1].replace("jpeg", "jpg")
+        locked.logo.save(
+            f"{locked.slug}-{secrets.token_hex(4)}.{extension}", ContentFile(data), save=False
+        )
+        changes["logo"] = [old_logo, locked.logo.name or ""]
+    elif remove_logo and old_logo:
+        locked.logo.name = ""
+        changes["logo"] = [old_logo, ""]
+    locked.save()
+    if old_logo and "logo" in changes:
+        storage = locked.logo.storage
+        # the old file goes only once the new settings are committed
+        transaction.on_commit(lambda: storage.delete(old_logo))
+    if changes:
+        audit_record(
+            actor=actor,
+            action="merchant.updated",
+            object_type="merchant",
+            object_ref=locked.slug,
+            merchant_id=locked.pk,
+            changes=changes,
+        )
+    return locked
+
+
+@transaction.atomic
+def merchant_set_active(*, actor: Actor, merchant: Merchant, active: bool) -> Merchant:
+    """Deactivate a merchant (its console, portal and API keys stop answering) or bring it
+    back; its data stays."""
+    locked = Merchant.objects.select_for_update().get(pk=merchant.pk)
+    if locked.is_active != active:
+        locked.is_active = active
+        locked.save(update_fields=["is_active", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="merchant.reactivated" if active else "merchant.deactivated",
+            object_type="merchant",
+            object_ref=locked.slug,
+            merchant_id=locked.pk,
+        )
+    return locked
+
+
+def _check_merchant_role(role: str) -> None:
+    if role not in MERCHANT_ROLES:
+        raise ValidationFailed.on("role", "Choose one of the merchant roles.")
+
+
+def _keeps_own_admin(actor: Actor, user: User, merchant: Merchant, roles: set[str]) -> None:
+    """Nobody takes away their own right to manage users here; another admin must do it."""
+    if actor.user_id is None or actor.user_id != user.pk:
+        return
+    provider_roles = Membership.objects.filter(user=user, merchant__isnull=True).values_list(
+        "role", flat=True
+    )
+    granted: set[str] = set()
+    for role in {*provider_roles, *roles}:
+        granted |= ROLE_PERMISSIONS[role]
+    if USERS_MANAGE not in granted:
+        raise Conflict(
+            "You can't remove your own admin access; ask another admin to do it.",
+            code="own_admin_access",
+        )
+
+
+def _staff_memberships(merchant: Merchant, email: str) -> tuple[User, list[Membership]]:
+    memberships = list(
+        Membership.objects.select_for_update()
+        .select_related("user")
+        .filter(merchant=merchant, user__email=email.strip().lower())
+    )
+    if not memberships:
+        raise NotFound(f"{email} has no access to this merchant.")
+    return memberships[0].user, memberships
+
+
+@transaction.atomic
+def staff_add(
+    *,
+    actor: Actor,
+    merchant: Merchant,
+    email: str,
+    role: str,
+    full_name: str = "",
+    password: str = "",
+) -> tuple[User, bool]:
+    """Give a person a role at a merchant: (user, created). A new account gets the initial
+    password, checked by the password validators; an existing one keeps its own."""
+    email = email.strip().lower()
+    errors: list[FieldError] = []
+    try:
+        validate_email(email)
+    except DjangoValidationError:
+        errors.append(FieldError("email", "Enter an e-mail address like name@example.com."))
+    try:
+        _check_merchant_role(role)
+    except ValidationFailed as exc:
+        errors.extend(exc.errors)
+    if errors:
+        raise _failed(errors)
+    user = User.objects.filter(email=email).first()
+    created = user is None
+    if user is None:
+        candidate = User(email=email, full_name=full_name.strip())
+        if not password:
+            raise ValidationFailed.on("password", "Set an initial password for a new account.")
+        try:
+            validate_password(password, candidate)
+        except DjangoValidationError as exc:
+            raise ValidationFailed.on("password", " ".join(exc.messages)) from None
+        user = User.objects.create_user(email=email, password=password, full_name=full_name.strip())
+        audit_record(
+            actor=actor,
+            action="user.created",
+            object_type="user",
+            object_ref=email,
+            merchant_id=merchant.pk,
+        )
+    else:
+        if password:
+            raise ValidationFailed.on(
+                "password",
+                "This person already has an account and keeps its password; leave this empty.",
+            )
+        if Membership.objects.filter(user=user, merchant=merchant).exists():
+            raise Conflict(
+                f"{email} already has access here; change their role instead.",
+                code="already_exists",
+            )
+    membership = membership_grant(actor=actor, user=user, role=role, merchant=merchant)
+    return membership.user, created
+
+
+@transaction.atomic
+def staff_set_role(*, actor: Actor, merchant: Merchant, email: str, role: str) -> Membership:
+    """Make `role` a staff member's only role at this merchant."""
+    _check_merchant_role(role)
+    user, memberships = _staff_memberships(merchant, email)
+    before = sorted(m.role for m in memberships)
+    if before == [role]:
+        return memberships[0]
+    _keeps_own_admin(actor, user, merchant, {role})
+    Membership.objects.filter(pk__in=[m.pk for m in memberships if m.role != role]).delete()
+    membership, _ = Membership.objects.get_or_create(user=user, merchant=merchant, role=role)
+    audit_record(
+        actor=actor,
+        action="membership.changed",
+        object_type="user",
+        object_ref=user.email,
+        merchant_id=merchant.pk,
+        changes={"roles": [before, [role]]},
+    )
+    return membership
+
+
+@transaction.atomic
+def staff_remove(*, actor: Actor, merchant: Merchant, email: str) -> None:
+    """Take away every role a person has at this merchant; the account stays."""
+    user, memberships = _staff_memberships(merchant, email)
+    _keeps_own_admin(actor, user, merchant, set())
+    Membership.objects.filter(pk__in=[m.pk for m in memberships]).delete()
+    audit_record(
+        actor=actor,
+        action="membership.revoked",
+        object_type="user",
+        object_ref=user.email,
+        merchant_id=merchant.pk,
+        changes={"roles": sorted(m.role for m in memberships)},
+    )
