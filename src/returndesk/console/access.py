@@ -58,4 +58,5 @@ def seat_for(request: HttpRequest, slug: str) -> Seat:
 NAVIGATION = (
     ("console:home", "Home", perm.RETURNS_VIEW),
     ("console:returns", "Returns", perm.RETURNS_VIEW),
+    ("console:policy", "Policy", perm.POLICY_MANAGE),
 )

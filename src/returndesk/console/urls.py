@@ -1,6 +1,6 @@
 """Console URLs: each area's module lists its own patterns (console/views/)."""
 
-from returndesk.console.views import common, returns
+from returndesk.console.views import common, policy, returns
 
 app_name = "console"
-urlpatterns = [*common.urlpatterns, *returns.urlpatterns]
+urlpatterns = [*common.urlpatterns, *returns.urlpatterns, *policy.urlpatterns]

@@ -17,6 +17,7 @@ from typing import Any, Literal
 __all__ = [
     "MISSING",
     "Change",
+    "Kind",
     "LabelledField",
     "ReadableChange",
     "document_changes",
