@@ -36,7 +36,9 @@ def merchants_of(user: User) -> tuple[Merchant, ...]:
     memberships = list(user.memberships.select_related("merchant"))
     if any(m.merchant_id is None for m in memberships):
         return tuple(Merchant.objects.filter(is_active=True).order_by("slug"))
-    return tuple(sorted({m.merchant for m in memberships if m.merchant}, key=lambda m: m.slug))
+    # a deactivated merchant's console closes for its own staff too, not only for the provider's
+    active = {m.merchant for m in memberships if m.merchant and m.merchant.is_active}
+    return tuple(sorted(active, key=lambda m: m.slug))
 
 
 def seat_for(request: HttpRequest, slug: str) -> Seat:
@@ -59,4 +61,10 @@ NAVIGATION = (
     ("console:home", "Home", perm.RETURNS_VIEW),
     ("console:returns", "Returns", perm.RETURNS_VIEW),
     ("console:policy", "Policy", perm.POLICY_MANAGE),
+    ("console:admin_settings", "Settings", perm.MERCHANT_SETTINGS),
+    ("console:admin_users", "Users", perm.USERS_MANAGE),
+    ("console:admin_apikeys", "API keys", perm.APIKEYS_MANAGE),
+    ("console:provider_merchants", "Merchants", perm.PROVIDER_MERCHANTS),
+    ("console:provider_facilities", "Facilities", perm.PROVIDER_FACILITIES),
+    ("console:audit", "Audit log", perm.AUDIT_VIEW),
 )

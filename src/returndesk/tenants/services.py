@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
+from typing import Any
 from zoneinfo import available_timezones
 
 from babel import Locale, UnknownLocaleError
@@ -332,7 +333,9 @@ def merchant_update(
         )
     if errors:
         raise _failed(errors)
-    changes = {f: [before[f], after[f]] for f in after if before[f] != after[f]}
+    changes: dict[str, Any] = {
+        f: {"from": before[f], "to": after[f]} for f in after if before[f] != after[f]
+    }
     old_logo = locked.logo.name or ""
     if clean_logo is not None:
         data, content_type = clean_logo
@@ -340,10 +343,10 @@ def merchant_update(
         locked.logo.save(
             f"{locked.slug}-{secrets.token_hex(4)}.{extension}", ContentFile(data), save=False
         )
-        changes["logo"] = [old_logo, locked.logo.name or ""]
+        changes["logo"] = {"from": old_logo, "to": locked.logo.name or ""}
     elif remove_logo and old_logo:
         locked.logo.name = ""
-        changes["logo"] = [old_logo, ""]
+        changes["logo"] = {"from": old_logo, "to": ""}
     locked.save()
     if old_logo and "logo" in changes:
         storage = locked.logo.storage
@@ -486,7 +489,7 @@ def staff_set_role(*, actor: Actor, merchant: Merchant, email: str, role: str) -
         object_type="user",
         object_ref=user.email,
         merchant_id=merchant.pk,
-        changes={"roles": [before, [role]]},
+        changes={"roles": {"from": before, "to": [role]}},
     )
     return membership
 
