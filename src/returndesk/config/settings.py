@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "returndesk.policies",
     "returndesk.notifications",
     "returndesk.returns",
+    "returndesk.shipping",
     "returndesk.api",
     "returndesk.cli",
     "returndesk.console",
@@ -170,6 +171,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024 * 1024 + 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 RETURNDESK_MAX_BODY = 1024 * 1024
 RETURNDESK_MAX_BULK_BODY = 16 * 1024 * 1024
+
+# The provider's EasyPost account for carrier labels (empty: EasyPost is off and merchants get
+# the next carrier they chose). The base URL is there for a replaying server in tests.
+RETURNDESK_EASYPOST_API_KEY = os.environ.get("RETURNDESK_EASYPOST_API_KEY", "")
+RETURNDESK_EASYPOST_API_BASE = os.environ.get(
+    "RETURNDESK_EASYPOST_API_BASE", "https://api.easypost.com/v2"
+)
 
 TASKS = {
     "default": {

@@ -6,6 +6,7 @@ the caller's transaction. An illegal move raises InvalidTransition (HTTP 409), n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +17,25 @@ from returndesk.core.actors import Actor
 from returndesk.core.errors import InvalidTransition
 from returndesk.core.ids import new_public_id
 from returndesk.notifications.services import outbox_enqueue
-from returndesk.returns.models import AUTHORIZED, TRANSITIONS, Return, ReturnEvent
+from returndesk.returns.models import (
+    AUTHORIZED,
+    RELEASED_STATUSES,
+    TRANSITIONS,
+    Return,
+    ReturnEvent,
+)
+
+# Apps above returns that must act when a return stops holding its units (cancelled, expired,
+# rejected) register here; each runs inside the transition's transaction, so whatever it
+# records commits or rolls back with the status (shipping voids the unused label).
+ReleaseHook = Callable[..., None]
+_release_hooks: list[ReleaseHook] = []
+
+
+def on_release(hook: ReleaseHook) -> None:
+    """Call `hook(ret=, to_status=, actor=)` whenever a return is released."""
+    if hook not in _release_hooks:
+        _release_hooks.append(hook)
 
 
 def return_event_record(
@@ -102,5 +121,8 @@ def return_transition(
             payload=payload,
             notify=notify,
         )
+        if to_status in RELEASED_STATUSES:
+            for hook in _release_hooks:
+                hook(ret=locked, to_status=to_status, actor=actor)
     ret.refresh_from_db()
     return ret

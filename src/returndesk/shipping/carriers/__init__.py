@@ -1,0 +1,1 @@
+"""Carrier adapters: `base` is the interface, `prepaid` and `easypost` implement it."""
