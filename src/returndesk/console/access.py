@@ -60,6 +60,8 @@ def seat_for(request: HttpRequest, slug: str) -> Seat:
 NAVIGATION = (
     ("console:home", "Home", perm.RETURNS_VIEW),
     ("console:returns", "Returns", perm.RETURNS_VIEW),
+    ("console:review", "Review queue", perm.RETURNS_REVIEW),
+    ("console:return_new", "New return", perm.RETURNS_CREATE),
     ("console:policy", "Policy", perm.POLICY_MANAGE),
     ("console:admin_settings", "Settings", perm.MERCHANT_SETTINGS),
     ("console:admin_users", "Users", perm.USERS_MANAGE),

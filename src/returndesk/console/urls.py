@@ -1,6 +1,6 @@
 """Console URLs: each area's module lists its own patterns (console/views/)."""
 
-from returndesk.console.views import admin, audit, common, policy, returns
+from returndesk.console.views import admin, agent, audit, common, policy, returns, review
 
 app_name = "console"
 urlpatterns = [
@@ -8,5 +8,7 @@ urlpatterns = [
     *admin.urlpatterns,
     *audit.urlpatterns,
     *returns.urlpatterns,
+    *agent.urlpatterns,
+    *review.urlpatterns,
     *policy.urlpatterns,
 ]

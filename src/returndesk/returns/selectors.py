@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Prefetch, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet, Sum
 
-from returndesk.catalog.models import Order
+from returndesk.catalog.models import Order, OrderLine
 from returndesk.catalog.services import normalize_email
 from returndesk.core.codes import parse_ran
 from returndesk.core.errors import NotFound
-from returndesk.returns.models import RELEASED_STATUSES, Return, ReturnEvent, ReturnLine
+from returndesk.returns.models import (
+    PENDING_REVIEW,
+    RELEASED_STATUSES,
+    Return,
+    ReturnEvent,
+    ReturnLine,
+)
 from returndesk.tenants.models import Merchant
 
 
@@ -79,19 +87,29 @@ def return_list(
     merchant: Merchant,
     ran: str | None = None,
     status: str | None = None,
+    statuses: Iterable[str] | None = None,
     channel: str | None = None,
+    reason: str | None = None,
     order_number: str | None = None,
     email: str | None = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
 ) -> QuerySet[Return]:
+    """Returns matching every filter given; `created_to` is exclusive, `reason` matches a
+    return with any line given for that reason."""
     qs = Return.objects.filter(merchant=merchant)
     if ran:
         qs = qs.filter(ran=ran)
     if status:
         qs = qs.filter(status=status)
+    if statuses is not None:
+        qs = qs.filter(status__in=list(statuses))
     if channel:
         qs = qs.filter(channel=channel)
+    if reason:
+        qs = qs.filter(
+            Exists(ReturnLine.objects.filter(return_request=OuterRef("pk"), reason=reason))
+        )
     if order_number:
         qs = qs.filter(order__order_number=order_number)
     if email:
@@ -108,6 +126,45 @@ def return_list(
             ),
         )
     )
+
+
+def local_day_bounds(
+    *, merchant: Merchant, first: date | None, last: date | None
+) -> tuple[datetime | None, datetime | None]:
+    """From the start of `first` to the end of `last` (the start of the next day), both in
+    the merchant's time zone: what "created from ... to ..." means to its staff."""
+    zone = ZoneInfo(merchant.timezone)
+    start = datetime.combine(first, time(0), tzinfo=zone) if first else None
+    end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=zone) if last else None
+    return start, end
+
+
+def returns_in_review(*, merchant: Merchant) -> QuerySet[Return]:
+    """The review queue: pending returns, oldest first, with their lines."""
+    return return_list(merchant=merchant, status=PENDING_REVIEW).order_by("created_at", "pk")
+
+
+def order_for_staff(
+    *, merchant: Merchant, order_number: str, email: str = "", postal_code: str = ""
+) -> Order:
+    """The order staff look up for a customer: by its number, checked against the e-mail or
+    postal code when the caller gives one (a mismatch is the shopper's same OrderNotFound)."""
+    if email or postal_code:
+        return order_for_shopper(
+            merchant=merchant, order_number=order_number, email=email, postal_code=postal_code
+        )
+    found = Order.objects.filter(merchant=merchant, order_number=order_number).first()
+    if found is None:
+        raise OrderNotFound(f"No order {order_number}.")
+    return found
+
+
+def order_lines_open(*, order: Order) -> list[tuple[OrderLine, int]]:
+    """The order's lines, each with the units no other return holds: what an agent may still
+    ask to return. Two queries."""
+    held = order_line_return_quantities(order_ids=[order.pk])
+    lines = OrderLine.objects.filter(order=order).order_by("position")
+    return [(line, max(0, line.quantity - sum(held.get(line.pk, (0, 0))))) for line in lines]
 
 
 def return_status_counts(*, merchant: Merchant) -> dict[str, int]:

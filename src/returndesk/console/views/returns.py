@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from returndesk.console.access import seat_for
@@ -17,17 +20,35 @@ from returndesk.console.views.common import page_context
 from returndesk.core.codes import RanInvalid, format_ran, parse_ran
 from returndesk.core.errors import ApplicationError, NotFound, PermissionDenied
 from returndesk.core.tenancy import merchant_scope
+from returndesk.policies.selectors import policy_current
+from returndesk.policies.services import policy_document
 from returndesk.returns import selectors as return_selectors
-from returndesk.returns.models import STATUSES
+from returndesk.returns.models import (
+    AUTHORIZED,
+    CHANNELS,
+    DELIVERED,
+    IN_TRANSIT,
+    INSPECTED,
+    LOST,
+    PENDING_REVIEW,
+    RECEIVED,
+    STATUSES,
+)
 from returndesk.returns.services import return_act
 from returndesk.tenants import permissions as perm
+from returndesk.tenants.models import Merchant
 
 PAGE = 50
+# The home page's queues: (name, label, statuses). Exceptions are lost parcels for now (the
+# receiving issue adds unidentified packages); refunds are due on inspected returns until the
+# refunds issue adds refund rows.
 QUEUES = (
-    ("pending_review", "Pending review"),
-    ("authorized", "Awaiting shipment"),
-    ("in_transit", "In transit"),
-    ("received", "Awaiting inspection"),
+    ("pending_review", _("Pending review"), (PENDING_REVIEW,)),
+    ("awaiting_shipment", _("Awaiting shipment"), (AUTHORIZED,)),
+    ("awaiting_receipt", _("Awaiting receipt"), (IN_TRANSIT, DELIVERED)),
+    ("exceptions", _("Exceptions"), (LOST,)),
+    ("awaiting_inspection", _("Awaiting inspection"), (RECEIVED,)),
+    ("refunds_due", _("Refunds due"), (INSPECTED,)),
 )
 ACTIONS = (
     ("approve", "Approve", perm.RETURNS_REVIEW, ("pending_review",)),
@@ -38,59 +59,119 @@ ACTIONS = (
 )
 
 
+def queue_link(slug: str, name: str, statuses: tuple[str, ...]) -> str:
+    url = reverse("console:returns", args=[slug])
+    return f"{url}?status={statuses[0]}" if len(statuses) == 1 else f"{url}?queue={name}"
+
+
 @login_required(login_url="console:login")
 def home(request: HttpRequest, slug: str) -> HttpResponse:
     seat = seat_for(request, slug)
     seat.require(perm.RETURNS_VIEW)
     with merchant_scope(seat.merchant):
         counts = return_selectors.return_status_counts(merchant=seat.merchant)
-    queues = [(status, label, counts.get(status, 0)) for status, label in QUEUES]
+    queues = [
+        (queue_link(slug, name, statuses), label, sum(counts.get(s, 0) for s in statuses))
+        for name, label, statuses in QUEUES
+    ]
     return render(request, "console/home.html", page_context(seat, queues=queues))
+
+
+class ReturnFilters(forms.Form):
+    """The returns list's search box and filters, all optional."""
+
+    q = forms.CharField(required=False, label=_("Search by RAN, order number or e-mail"))
+    status = forms.ChoiceField(required=False, label=_("Status"))
+    channel = forms.ChoiceField(required=False, label=_("Channel"))
+    reason = forms.ChoiceField(required=False, label=_("Reason"))
+    created_from = forms.DateField(required=False, label=_("Created from"))
+    created_to = forms.DateField(required=False, label=_("Created to"))
+    queue = forms.ChoiceField(required=False, choices=[(q[0], q[1]) for q in QUEUES])
+
+    def __init__(self, data: Any, *, reasons: list[tuple[str, str]]) -> None:
+        super().__init__(data)
+        any_: list[tuple[str, Any]] = [("", _("any"))]
+        choices = {
+            "status": [(s, s) for s in STATUSES],
+            "channel": [(c, c) for c in CHANNELS],
+            "reason": reasons,
+        }
+        for name, offered in choices.items():
+            field = self.fields[name]
+            assert isinstance(field, forms.ChoiceField)
+            field.choices = [*any_, *offered]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        first, last = data.get("created_from"), data.get("created_to")
+        if first and last and first > last:
+            self.add_error("created_to", _("The end date is before the start date."))
+        return data
 
 
 @login_required(login_url="console:login")
 def returns(request: HttpRequest, slug: str) -> HttpResponse:
     seat = seat_for(request, slug)
     seat.require(perm.RETURNS_VIEW)
-    query = request.GET.get("q", "").strip()
-    status = request.GET.get("status", "")
-    notice = ""
-    filters: dict[str, Any] = {}
-    if status in STATUSES:
-        filters["status"] = status
-    if query:
-        try:
-            filters["ran"] = parse_ran(query)
-        except RanInvalid as exc:
-            if len(query.replace("-", "").replace(" ", "")) == 13:
-                notice = exc.detail  # a RAN, mistyped: say so instead of searching for it
-            elif "@" in query:
-                filters["email"] = query
-            else:
-                filters["order_number"] = query
     with merchant_scope(seat.merchant):
-        rows = (
-            []
-            if notice
-            else list(
-                return_selectors.return_list(merchant=seat.merchant, **filters).order_by(
-                    "-created_at", "-pk"
-                )[:PAGE]
-            )
-        )
+        policy = policy_document(policy_current(merchant=seat.merchant))
+        form = ReturnFilters(request.GET, reasons=[(r.code, r.label) for r in policy.reasons])
+        notice = ""
+        rows: list[Any] = []
+        if form.is_valid():
+            filters, notice = _return_filters(seat.merchant, form.cleaned_data)
+            if not notice:
+                found = return_selectors.return_list(merchant=seat.merchant, **filters)
+                rows = list(found.order_by("-created_at", "-pk")[: PAGE + 1])
+    queue = next(
+        (q for q in QUEUES if form.is_valid() and q[0] == form.cleaned_data["queue"]), None
+    )
+    labels = {r.code: r.label for r in policy.reasons}
     template = "console/_returns_table.html" if request.htmx else "console/returns.html"  # type: ignore[attr-defined]
     return render(
         request,
         template,
         page_context(
             seat,
-            rows=[(format_ran(r.ran), r) for r in rows],
-            query=query,
-            status=status,
-            statuses=STATUSES,
+            form=form,
+            rows=[(format_ran(r.ran), r, _reasons(r, labels)) for r in rows[:PAGE]],
+            more=len(rows) > PAGE,
+            page_size=PAGE,
+            queue=queue,
             notice=notice,
         ),
     )
+
+
+def _reasons(ret: Any, labels: dict[str, str]) -> list[str]:
+    """The reasons a return's lines give, once each, as the policy labels them."""
+    codes = dict.fromkeys(line.reason for line in ret.lines.all())
+    return [labels.get(code, code) for code in codes]
+
+
+def _return_filters(merchant: Merchant, data: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The selector's filters from the form, or a notice when the search is a mistyped RAN."""
+    filters: dict[str, Any] = {
+        key: data[key] for key in ("status", "channel", "reason") if data.get(key)
+    }
+    queue = next((q for q in QUEUES if q[0] == data.get("queue")), None)
+    if queue is not None:
+        filters["statuses"] = queue[2]
+    filters["created_from"], filters["created_to"] = return_selectors.local_day_bounds(
+        merchant=merchant, first=data.get("created_from"), last=data.get("created_to")
+    )
+    query = data.get("q", "").strip()
+    if query:
+        try:
+            filters["ran"] = parse_ran(query)
+        except RanInvalid as exc:
+            if len(query.replace("-", "").replace(" ", "")) == 13:
+                return filters, exc.detail  # a RAN, mistyped: say so instead of searching
+            if "@" in query:
+                filters["email"] = query
+            else:
+                filters["order_number"] = query
+    return filters, ""
 
 
 @login_required(login_url="console:login")
@@ -111,8 +192,20 @@ def return_detail(request: HttpRequest, slug: str, ran: str) -> HttpResponse:
     return render(
         request,
         "console/return_detail.html",
-        page_context(seat, ret=ret, ran=format_ran(ret.ran), events=events, actions=actions),
+        page_context(
+            seat,
+            ret=ret,
+            ran=format_ran(ret.ran),
+            events=events,
+            actions=actions,
+            override_at=_override_at(ret.decision),
+        ),
     )
+
+
+def _override_at(decision: dict[str, Any]) -> datetime | None:
+    at = (decision.get("override") or {}).get("at")
+    return datetime.fromisoformat(at) if at else None
 
 
 @require_POST
