@@ -154,10 +154,10 @@ def _label_page(canvas: Canvas, doc: LabelDocument) -> None:
         size=7,
         width=inner * 0.34,
     )
-    _rule(canvas, top - 100)
+    _rule(canvas, top - 92)
 
     y = _lines(
-        canvas, ["SHIP TO"], x=MARGIN, y=top - 112, font="Helvetica-Bold", size=8, width=inner
+        canvas, ["SHIP TO"], x=MARGIN, y=top - 104, font="Helvetica-Bold", size=8, width=inner
     )
     _lines(
         canvas,
@@ -170,19 +170,19 @@ def _label_page(canvas: Canvas, doc: LabelDocument) -> None:
         leading=13,
     )
     box_w, box_h = inner * 0.24, 34
-    box_x, box_y = width - MARGIN - box_w, top - 158
+    box_x, box_y = width - MARGIN - box_w, top - 150
     canvas.setLineWidth(2)
     canvas.rect(box_x, box_y, box_w, box_h)
     canvas.setFont("Helvetica-Bold", 13)
     canvas.drawCentredString(box_x + box_w / 2, box_y + 12, doc.facility_code[:8])
-    _rule(canvas, top - 196)
+    _rule(canvas, top - 184)
 
     if doc.tracking_number:
         canvas.setFont("Helvetica-Bold", 7)
-        canvas.drawString(MARGIN, top - 206, "TRACKING #")
-        _code128(canvas, doc.tracking_number, y=top - 262, height=48, max_bar=1.4)
+        canvas.drawString(MARGIN, top - 194, "TRACKING #")
+        _code128(canvas, doc.tracking_number, y=top - 246, height=46, max_bar=1.4)
         canvas.setFont("Helvetica", 9)
-        canvas.drawCentredString(width / 2, top - 274, doc.tracking_number)
+        canvas.drawCentredString(width / 2, top - 257, doc.tracking_number)
     elif doc.dropoff_code:
         _lines(
             canvas,
@@ -191,29 +191,30 @@ def _label_page(canvas: Canvas, doc: LabelDocument) -> None:
                 "point, with the items packed as the packing slip says.",
             ],
             x=MARGIN,
-            y=top - 210,
+            y=top - 198,
             font="Helvetica",
             size=8,
             width=inner,
         )
-    _rule(canvas, top - 282)
+    _rule(canvas, top - 264)
 
     canvas.setFont("Helvetica-Bold", 7)
-    canvas.drawString(MARGIN, top - 292, "RETURN AUTHORIZATION (RAN)")
-    _code128(canvas, doc.ran, y=top - 346, height=48, max_bar=1.4)
-    qr_size = 82.0
+    canvas.drawString(MARGIN, top - 274, "RETURN AUTHORIZATION (RAN)")
+    _code128(canvas, doc.ran, y=top - 326, height=46, max_bar=1.4)
+    # the QR sits below the Code 128 with its own quiet zone: the two must never touch
+    qr_size = 80.0
     _qr(
         canvas,
         doc.dropoff_code or doc.ran,
-        x=width - MARGIN - qr_size + 4,
-        y=MARGIN - 4,
+        x=width - MARGIN - qr_size + 6,
+        y=MARGIN - 6,
         size=qr_size,
     )
     y = _lines(
         canvas,
         [format_ran(doc.ran)],
         x=MARGIN,
-        y=top - 362,
+        y=top - 346,
         font="Helvetica-Bold",
         size=15,
         width=inner - qr_size,
