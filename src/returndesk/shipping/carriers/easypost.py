@@ -52,7 +52,7 @@ def _address(address: Address) -> dict[str, str]:
 
 def _ounces(grams: int) -> float:
     # EasyPost weighs parcels in ounces; round up to a tenth so a label never under-declares.
-    tenths = -(-grams * 10_000 // 283_495)  # ceil(grams / 28.3495 * 10)
+    tenths = -(-grams * 100_000 // 283_495)  # ceil(grams / 28.3495 * 10)
     return max(tenths, 1) / 10
 
 
