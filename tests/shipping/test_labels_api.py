@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from returndesk.core.tenancy import merchant_scope
@@ -270,3 +272,29 @@ def test_unknown_carriers_are_refused(merchant: Merchant) -> None:
     with pytest.raises(ValidationFailed) as caught, merchant_scope(merchant):
         carrier_settings_update(actor=ACTOR, merchant=merchant, carriers=["pigeon"])
     assert caught.value.errors[0].field == "carriers"
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_requests_racing_for_a_label_buy_one(api: ApiClient, authorized: dict) -> None:
+    statuses: list[int] = []
+    ids: set[str] = set()
+    barrier = threading.Barrier(4)
+
+    def issue() -> None:
+        barrier.wait()
+        try:
+            response = api.post(f"/returns/{authorized['ran']}/label", {})
+            statuses.append(response.status_code)
+            ids.add(response.json()["id"])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=issue) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [200, 200, 200, 201]
+    assert len(ids) == 1
+    assert labels().count() == 1
