@@ -298,3 +298,12 @@ def test_requests_racing_for_a_label_buy_one(api: ApiClient, authorized: dict) -
     assert sorted(statuses) == [200, 200, 200, 201]
     assert len(ids) == 1
     assert labels().count() == 1
+
+
+def test_the_return_shows_its_label(api: ApiClient, authorized: dict) -> None:
+    ran = authorized["ran"]
+    assert api.get(f"/returns/{ran}").json()["label"] is None
+    issued = api.post(f"/returns/{ran}/label", {}).json()
+    shown = api.get(f"/returns/{ran}").json()["label"]
+    assert shown["id"] == issued["id"]
+    assert shown["tracking_number"] == issued["tracking_number"]

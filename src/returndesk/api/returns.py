@@ -8,6 +8,7 @@ from ninja import Query, Router
 from pydantic import BaseModel
 
 from returndesk.api.auth import merchant_context
+from returndesk.api.labels import label_out
 from returndesk.api.pagination import paginate
 from returndesk.api.render import json_response, money
 from returndesk.api.schemas import (
@@ -22,6 +23,7 @@ from returndesk.core.codes import format_ran
 from returndesk.returns import selectors, services
 from returndesk.returns.models import Return, ReturnEvent
 from returndesk.returns.schemas import ActionIn, EligibilityIn, ReturnIn
+from returndesk.shipping import selectors as shipping_selectors
 from returndesk.tenants import permissions as perm
 
 router = Router(tags=["returns"])
@@ -138,7 +140,9 @@ def return_list(request: HttpRequest, filters: Query[ReturnFilters]) -> HttpResp
 @router.get("/returns/{ran}", response={200: ReturnOut, **PROBLEMS})
 def return_get(request: HttpRequest, ran: str) -> HttpResponse:
     with merchant_context(request, perm.RETURNS_VIEW) as (_, merchant):
-        return json_response(return_out(selectors.return_get(merchant=merchant, ran=ran)))
+        ret = selectors.return_get(merchant=merchant, ran=ran)
+        label = shipping_selectors.active_label(ret=ret)
+        return json_response({**return_out(ret), "label": label_out(label) if label else None})
 
 
 @router.get("/returns/{ran}/events", response={200: EventPage, **PROBLEMS})

@@ -193,6 +193,11 @@ class ReturnOut(BaseModel):
     expires_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    label: dict[str, Any] | None = Field(
+        default=None,
+        description="the active label or drop-off code (as POST /returns/{ran}/label answers); "
+        "in GET /returns/{ran} only",
+    )
 
 
 class ReturnPage(BaseModel):

@@ -132,6 +132,13 @@ def label_for_return(*, ret: Return) -> Label:
     return label
 
 
+def active_label(*, ret: Return) -> Label | None:
+    """The return's active label, or None."""
+    return (
+        Label.objects.filter(return_request=ret, status=ACTIVE).select_related("facility").first()
+    )
+
+
 def labels_of_return(*, ret: Return) -> list[Label]:
     """Every label the return has had, newest first (voided ones included)."""
     return list(Label.objects.filter(return_request=ret).order_by("-created_at", "-id"))
