@@ -52,6 +52,11 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
         "returndesk.returns.services.returns_expire_due",
     ),
     PeriodicJob(
+        "void_released_labels",
+        timedelta(minutes=10),
+        "returndesk.shipping.services.labels_void_pending",
+    ),
+    PeriodicJob(
         "prune_task_results",
         timedelta(hours=6),
         "returndesk.core.scheduling.task_results_prune",
