@@ -93,6 +93,7 @@ def test_another_merchants_admin_gets_404_on_every_admin_url(
     for url, data in POSTS:
         url = url.replace("KEY", acme_key.public_id)
         assert client.post(url, data).status_code == 404, url
+        assert client.get(url).status_code == 404, url  # not 405: the seat is checked first
     assert snapshot(merchant)[0] == "Acme"
     acme_key.refresh_from_db()
     assert acme_key.revoked_at is None
@@ -442,3 +443,18 @@ def test_a_provider_admin_creates_a_facility_serving_merchants(
     )
     assert again.status_code == 422 and b'id="f-country-error"' in again.content
     assert Facility.objects.count() == 1
+
+
+def test_the_merchant_switcher_keeps_the_area_when_the_role_allows_it(
+    merchant: Merchant, other_merchant: Merchant, ops: Client
+) -> None:
+    page = ops.get("/console/m/acme/audit/").content.decode()
+    assert 'name="to" value="audit"' in page
+    switched = ops.get("/console/", {"m": "globex", "to": "audit"})
+    assert switched["Location"] == "/console/m/globex/audit/"
+    detail = ops.get("/console/", {"m": "globex", "to": "return"})  # one merchant's object
+    assert detail["Location"] == "/console/m/globex/"
+    both = staff("both@example.com", "merchant_admin", merchant)
+    membership_grant(actor=ACTOR, user=both, role="agent", merchant=other_merchant)
+    agent_there = signed_in(both).get("/console/", {"m": "globex", "to": "admin_users"})
+    assert agent_there["Location"] == "/console/m/globex/"  # no users.manage at globex

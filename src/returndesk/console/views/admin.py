@@ -11,6 +11,7 @@ from zoneinfo import available_timezones
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.password_validation import password_validators_help_texts
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -75,6 +76,11 @@ def fields_for(
         spec.error = errors.get(spec.name, "")
         out.append(spec)
     return out
+
+
+def problem_for(exc: ApplicationError) -> str:
+    """The summary above a refused form: the field errors sit in place, so only point to them."""
+    return _("Check the fields marked below.") if exc.errors else exc.detail
 
 
 def field_errors(exc: ApplicationError) -> dict[str, str]:
@@ -156,7 +162,7 @@ def merchant_settings(request: HttpRequest, seat: Seat) -> HttpResponse:
                 remove_logo=request.POST.get("remove_logo") == "on",
             )
         except ApplicationError as exc:
-            errors, problem, status = field_errors(exc), exc.detail, form_status(exc)
+            errors, problem, status = field_errors(exc), problem_for(exc), form_status(exc)
         else:
             messages.success(request, _("Settings saved."))
             return HttpResponseRedirect(reverse("console:admin_settings", args=[merchant.slug]))
@@ -187,9 +193,11 @@ def staff_fields(values: Mapping[str, Any], errors: Mapping[str, str]) -> list[F
                 _("Initial password"),
                 type="password",
                 autocomplete="new-password",
-                help=_(
-                    "For a new account: at least 12 characters, not a common password. "
-                    "Leave empty for someone who already has an account."
+                help=" ".join(
+                    [
+                        _("For a new account only; leave empty for someone who has one."),
+                        *password_validators_help_texts(),
+                    ]
                 ),
             ),
         ],
@@ -247,7 +255,7 @@ def users(request: HttpRequest, seat: Seat) -> HttpResponse:
             seat,
             values=values,
             errors=field_errors(exc),
-            problem=exc.detail,
+            problem=problem_for(exc),
             status=form_status(exc),
         )
     if created:
@@ -259,8 +267,8 @@ def users(request: HttpRequest, seat: Seat) -> HttpResponse:
     return HttpResponseRedirect(reverse("console:admin_users", args=[seat.merchant.slug]))
 
 
-@require_POST
 @console_page(perm.USERS_MANAGE)
+@require_POST
 def user_role(request: HttpRequest, seat: Seat) -> HttpResponse:
     email = request.POST.get("email", "")
     try:
@@ -276,8 +284,8 @@ def user_role(request: HttpRequest, seat: Seat) -> HttpResponse:
     return HttpResponseRedirect(reverse("console:admin_users", args=[seat.merchant.slug]))
 
 
-@require_POST
 @console_page(perm.USERS_MANAGE)
+@require_POST
 def user_remove(request: HttpRequest, seat: Seat) -> HttpResponse:
     email = request.POST.get("email", "")
     try:
@@ -298,6 +306,7 @@ def user_remove(request: HttpRequest, seat: Seat) -> HttpResponse:
 def api_keys(request: HttpRequest, seat: Seat) -> HttpResponse:
     name = ""
     problem = ""
+    errors: dict[str, str] = {}
     status = 200
     if request.method == "POST":
         name = request.POST.get("name", "")
@@ -306,7 +315,7 @@ def api_keys(request: HttpRequest, seat: Seat) -> HttpResponse:
                 actor=seat.actor, name=name, merchant=seat.merchant
             )
         except ApplicationError as exc:
-            problem, status = exc.detail, form_status(exc)
+            errors, problem, status = field_errors(exc), problem_for(exc), form_status(exc)
         else:
             # the one and only time the secret is shown: this answer must not be kept anywhere
             response = render(
@@ -332,7 +341,7 @@ def api_keys(request: HttpRequest, seat: Seat) -> HttpResponse:
                     )
                 ],
                 {"name": name},
-                {"name": problem} if problem else {},
+                errors,
             ),
             problem=problem,
         ),
@@ -340,8 +349,8 @@ def api_keys(request: HttpRequest, seat: Seat) -> HttpResponse:
     )
 
 
-@require_POST
 @console_page(perm.APIKEYS_MANAGE)
+@require_POST
 def api_key_revoke(request: HttpRequest, seat: Seat, public_id: str) -> HttpResponse:
     try:
         key = selectors.apikey_get(merchant=seat.merchant, public_id=public_id)
@@ -401,7 +410,7 @@ def merchants(request: HttpRequest, seat: Seat) -> HttpResponse:
                 support_email=values["support_email"].strip(),
             )
         except ApplicationError as exc:
-            errors, problem, status = field_errors(exc), exc.detail, form_status(exc)
+            errors, problem, status = field_errors(exc), problem_for(exc), form_status(exc)
             if exc.code == "already_exists":
                 errors["slug"] = exc.detail
         else:
@@ -422,8 +431,8 @@ def merchants(request: HttpRequest, seat: Seat) -> HttpResponse:
     )
 
 
-@require_POST
 @console_page(perm.PROVIDER_MERCHANTS)
+@require_POST
 def merchant_active(request: HttpRequest, seat: Seat, merchant_slug: str) -> HttpResponse:
     try:
         target = selectors.merchant_get(merchant_slug)
@@ -502,7 +511,7 @@ def facilities(request: HttpRequest, seat: Seat) -> HttpResponse:
                 merchant_slugs=served,
             )
         except ApplicationError as exc:
-            errors, problem, status = field_errors(exc), exc.detail, form_status(exc)
+            errors, problem, status = field_errors(exc), problem_for(exc), form_status(exc)
             if exc.code == "already_exists":
                 errors["code"] = exc.detail
         else:

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
 from django.utils.http import urlencode
+from django.views.decorators.http import require_GET
 
 from returndesk.console.access import Seat
 from returndesk.console.views.admin import console_page
@@ -41,6 +42,7 @@ def change_lines(changes: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 @console_page(perm.AUDIT_VIEW)
+@require_GET
 def audit_log(request: HttpRequest, seat: Seat) -> HttpResponse:
     include_provider = seat.can(perm.PROVIDER_MERCHANTS)
     actor = request.GET.get("actor", "").strip()[:200]

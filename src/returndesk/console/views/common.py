@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.urls import path, reverse
 
 from returndesk.console.access import NAVIGATION, Seat, merchants_of
+from returndesk.tenants.selectors import user_permissions
 
 
 class LoginView(auth_views.LoginView):
@@ -25,6 +26,12 @@ def start(request: HttpRequest) -> HttpResponse:
         return render(request, "console/no_access.html", status=403)
     wanted = request.GET.get("m", "")
     chosen = next((m for m in merchants if m.slug == wanted), merchants[0])
+    # switching merchants keeps the user in the same area (a list page of the navigation) when
+    # their role there allows it; a page about one merchant's object falls back to home
+    area = f"console:{request.GET.get('to', '')}"
+    allowed = user_permissions(request.user, chosen)  # type: ignore[arg-type]
+    if any(name == area and needed in allowed for name, _, needed in NAVIGATION):
+        return HttpResponseRedirect(reverse(area, args=[chosen.slug]))
     return HttpResponseRedirect(reverse("console:home", args=[chosen.slug]))
 
 
