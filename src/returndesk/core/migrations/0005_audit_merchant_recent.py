@@ -5,16 +5,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('core', '0004_ratelimitcounter'),
-        ('tenants', '0001_initial'),
+        ("core", "0004_ratelimitcounter"),
+        ("tenants", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='auditlogentry',
-            index=models.Index(fields=['merchant', '-created_at'], name='audit_merchant_recent'),
+            model_name="auditlogentry",
+            index=models.Index(fields=["merchant", "-created_at"], name="audit_merchant_recent"),
         ),
     ]
