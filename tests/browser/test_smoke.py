@@ -25,7 +25,10 @@ def sign_in(page: Page, base: str, email: str) -> None:
 
 
 def test_a_signed_in_agent_walks_the_console(
-    page: Page, live_server: Any, merchant: Merchant, pending: str  # noqa: F811
+    page: Page,
+    live_server: Any,
+    merchant: Merchant,
+    pending: str,  # noqa: F811
 ) -> None:
     staff("agent@acme.example", "agent", merchant)
     sign_in(page, live_server.url, "agent@acme.example")
@@ -42,7 +45,10 @@ def test_a_signed_in_agent_walks_the_console(
 
 
 def test_the_portal_finds_an_order_on_a_phone(
-    phone: Page, live_server: Any, api: ApiClient, order: dict[str, Any]  # noqa: F811
+    phone: Page,
+    live_server: Any,
+    api: ApiClient,
+    order: dict[str, Any],  # noqa: F811
 ) -> None:
     phone.goto(f"{live_server.url}/r/acme/")
     accessible(phone, "portal-find")
