@@ -9,11 +9,16 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_POST
 
 from returndesk.console.access import seat_for
 from returndesk.console.views.common import page_context
@@ -208,10 +213,11 @@ def _override_at(decision: dict[str, Any]) -> datetime | None:
     return datetime.fromisoformat(at) if at else None
 
 
-@require_POST
 @login_required(login_url="console:login")
 def return_action(request: HttpRequest, slug: str, ran: str, action: str) -> HttpResponse:
     seat = seat_for(request, slug)
+    if request.method != "POST":  # after the seat: an outsider sees 404, not 405
+        return HttpResponseNotAllowed(["POST"])
     needed = {name: permission for name, _, permission, _ in ACTIONS}.get(action)
     if needed is None:
         raise Http404

@@ -8,11 +8,10 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
 from returndesk.console.access import Seat, seat_for
 from returndesk.console.views.common import page_context
@@ -65,12 +64,13 @@ def _queue(
     )
 
 
-@require_POST
 @login_required(login_url="console:login")
 def review_act(request: HttpRequest, slug: str) -> HttpResponse:
     """Approve or reject the selected returns (or the one whose row button was pressed), each
     with the same reason. A return that has moved on meanwhile is reported, not skipped."""
     seat = _seat(request, slug)
+    if request.method != "POST":  # after the seat: an outsider sees 404, not 405
+        return HttpResponseNotAllowed(["POST"])
     reason = request.POST.get("reason", "").strip()
     row_action = request.POST.get("row_action", "")
     if row_action:
