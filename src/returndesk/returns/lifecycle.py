@@ -126,3 +126,45 @@ def return_transition(
                 hook(ret=locked, to_status=to_status, actor=actor)
     ret.refresh_from_db()
     return ret
+
+
+def return_exception_flag(
+    *, ret: Return, reason: str, actor: Actor, payload: dict[str, Any] | None = None
+) -> Return:
+    """Flag the return for staff (a carrier's return to sender, failure or loss): the status
+    stays, the console lists it among exceptions, and the timeline says why."""
+    with transaction.atomic():
+        locked = Return.objects.select_for_update(of=("self",)).get(pk=ret.pk)
+        locked.exception_reason = reason
+        locked.exception_at = timezone.now()
+        locked.save(update_fields=["exception_reason", "exception_at", "updated_at"])
+        return_event_record(
+            ret=locked,
+            type="return.exception_flagged",
+            actor=actor,
+            reason=reason,
+            payload=payload,
+            notify=False,
+        )
+    ret.refresh_from_db()
+    return ret
+
+
+def return_exception_clear(*, ret: Return, reason: str, actor: Actor) -> Return:
+    """Staff have dealt with the flagged exception; the timeline keeps both."""
+    with transaction.atomic():
+        locked = Return.objects.select_for_update(of=("self",)).get(pk=ret.pk)
+        if locked.exception_at is None:
+            return locked
+        locked.exception_reason = ""
+        locked.exception_at = None
+        locked.save(update_fields=["exception_reason", "exception_at", "updated_at"])
+        return_event_record(
+            ret=locked,
+            type="return.exception_cleared",
+            actor=actor,
+            reason=reason,
+            notify=False,
+        )
+    ret.refresh_from_db()
+    return ret

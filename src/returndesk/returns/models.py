@@ -98,6 +98,10 @@ class Return(MerchantOwnedModel):
     claimed_order_number = models.CharField(max_length=64, blank=True)
     # Where an imported return came from (e.g. "C536379/536365"): re-imports find it here.
     source_reference = models.CharField(max_length=100, blank=True)
+    # Something staff must look at (a carrier's return to sender, failure or loss): the
+    # console lists returns with a flag as exceptions. Set and cleared by lifecycle.py.
+    exception_reason = models.TextField(blank=True)
+    exception_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["merchant", "-created_at"], name="return_recent")]
