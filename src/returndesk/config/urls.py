@@ -3,6 +3,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.urls import include, path
 from django.views.static import serve
 
@@ -36,12 +37,12 @@ def favicon(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def media(request: HttpRequest, path: str) -> HttpResponse:
+def media(request: HttpRequest, path: str) -> HttpResponseBase:
     """Merchant logos: the only uploaded files a browser is given. Each was re-encoded by the
     upload check, so it is an image and nothing else; other uploads (photos, receipts) are
     never served from here."""
     # The logos folder is the root, so "../" can never reach a sibling folder.
-    response = serve(request, path, document_root=Path(settings.MEDIA_ROOT) / "logos")
+    response = serve(request, path, document_root=str(Path(settings.MEDIA_ROOT) / "logos"))
     response["Cache-Control"] = "public, max-age=3600"
     response["X-Content-Type-Options"] = "nosniff"
     return response

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 
 from returndesk.core.actors import Actor
-from returndesk.core.errors import PermissionDenied
 from returndesk.tenants import permissions as perm
 from returndesk.tenants.models import Merchant, User
 from returndesk.tenants.selectors import user_permissions
@@ -28,6 +28,7 @@ class Seat:
         return permission in self.permissions
 
     def require(self, permission: str) -> None:
+        """A 403 for a permission the page's own check did not cover (one action of many)."""
         if not self.can(permission):
             raise PermissionDenied("Your role does not allow this.")
 

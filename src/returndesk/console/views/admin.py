@@ -3,16 +3,13 @@ merchants and facilities. Each page checks one named permission; the services do
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import available_timezones
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.password_validation import password_validators_help_texts
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
@@ -20,36 +17,14 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from returndesk.console.access import Seat, seat_for
-from returndesk.console.views.common import page_context
+from returndesk.console.access import Seat
+from returndesk.console.views.common import console_page, page_context
 from returndesk.core.errors import ApplicationError, NotFound
 from returndesk.tenants import permissions as perm
 from returndesk.tenants import selectors, services
 
 View = Callable[..., HttpResponse]
 TIMEZONES = sorted(available_timezones())
-
-
-def console_page(permission: str) -> Callable[[View], View]:
-    """Sign-in, the seat at the merchant (another merchant's URL is a 404), then the permission:
-    a GET without it shows a page saying so (403), a POST is refused (403)."""
-
-    def decorate(view: View) -> View:
-        @login_required(login_url="console:login")
-        @functools.wraps(view)
-        def wrapped(request: HttpRequest, slug: str, **kwargs: Any) -> HttpResponse:
-            seat = seat_for(request, slug)
-            if not seat.can(permission):
-                if request.method != "GET":
-                    raise DjangoPermissionDenied
-                return render(
-                    request, "console/admin/forbidden.html", page_context(seat), status=403
-                )
-            return view(request, seat, **kwargs)
-
-        return wrapped
-
-    return decorate
 
 
 @dataclass

@@ -6,18 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
 
 from returndesk.catalog.models import Order, OrderLine
-from returndesk.console.access import Seat, seat_for
-from returndesk.console.views.common import page_context
+from returndesk.console.access import Seat
+from returndesk.console.views.common import console_page, page_context
 from returndesk.core.codes import format_ran
-from returndesk.core.errors import ApplicationError, PermissionDenied, ValidationFailed
+from returndesk.core.errors import ApplicationError, ValidationFailed
 from returndesk.core.tenancy import merchant_scope
 from returndesk.policies.document import PolicyDocument
 from returndesk.policies.selectors import policy_current
@@ -42,20 +40,10 @@ OUTCOMES = {
 }
 
 
-def _seat(request: HttpRequest, slug: str) -> Seat:
-    seat = seat_for(request, slug)
-    try:
-        seat.require(perm.RETURNS_CREATE)
-    except PermissionDenied:
-        raise DjangoPermissionDenied from None
-    return seat
-
-
-@login_required(login_url="console:login")
-def return_new(request: HttpRequest, slug: str) -> HttpResponse:
+@console_page(perm.RETURNS_CREATE)
+def return_new(request: HttpRequest, seat: Seat) -> HttpResponse:
     """One page in two steps: the lookup (GET), then lines, resolution and channel (POST),
     checked against the policy before the return is created."""
-    seat = _seat(request, slug)
     source = request.POST if request.method == "POST" else request.GET
     lookup = {key: source.get(key, "").strip() for key in ("order_number", "email", "postal_code")}
     context: dict[str, Any] = {
@@ -110,7 +98,8 @@ def return_new(request: HttpRequest, slug: str) -> HttpResponse:
                         "status": ret.status,
                     },
                 )
-                return HttpResponseRedirect(reverse("console:return", args=[slug, ran]))
+                target = reverse("console:return", args=[seat.merchant.slug, ran])
+                return HttpResponseRedirect(target)
             context["check"] = _check_context(
                 eligibility_check(merchant=seat.merchant, data=data), form["index"], context
             )

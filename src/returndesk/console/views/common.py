@@ -2,16 +2,48 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
 
-from returndesk.console.access import NAVIGATION, Seat, merchants_of
+from returndesk.console.access import NAVIGATION, Seat, merchants_of, seat_for
 from returndesk.tenants.selectors import user_permissions
+
+View = Callable[..., HttpResponse]
+
+
+def console_page(
+    permission: str, *, methods: tuple[str, ...] = ("GET", "POST")
+) -> Callable[[View], View]:
+    """Every console page: sign-in, then the seat at the merchant (another merchant's URL is a
+    404, exactly like an unknown merchant, whatever the method), then the method, then the
+    permission. Without the permission a GET shows a page saying so and any other method is
+    refused, both 403. The view is called as view(request, seat, **url_kwargs)."""
+    allowed = (*methods, "HEAD") if "GET" in methods else methods
+
+    def decorate(view: View) -> View:
+        @login_required(login_url="console:login")
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest, slug: str, **kwargs: Any) -> HttpResponse:
+            seat = seat_for(request, slug)
+            if request.method not in allowed:
+                return HttpResponseNotAllowed(allowed)
+            if not seat.can(permission):
+                if request.method not in {"GET", "HEAD"}:
+                    raise PermissionDenied
+                return render(request, "console/forbidden.html", page_context(seat), status=403)
+            return view(request, seat, **kwargs)
+
+        return wrapped
+
+    return decorate
 
 
 class LoginView(auth_views.LoginView):

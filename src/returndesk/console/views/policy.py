@@ -16,19 +16,16 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core import signing
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_http_methods, require_POST
 
-from returndesk.console.access import Seat, seat_for
-from returndesk.console.views.common import page_context
-from returndesk.core.errors import NotFound, PermissionDenied, ValidationFailed
+from returndesk.console.access import Seat
+from returndesk.console.views.common import console_page, page_context
+from returndesk.core.errors import NotFound, ValidationFailed
 from returndesk.core.money import Money, MoneyError
 from returndesk.core.tenancy import merchant_scope
 from returndesk.policies import selectors
@@ -393,15 +390,6 @@ def _preview(seat: Seat, current: PolicyVersion, draft: dict[str, Any]) -> dict[
 # ---------------------------------------------------------------- views
 
 
-def _manager_seat(request: HttpRequest, slug: str) -> Seat:
-    seat = seat_for(request, slug)
-    try:
-        seat.require(perm.POLICY_MANAGE)
-    except PermissionDenied:
-        raise DjangoPermissionDenied from None
-    return seat
-
-
 def _render_editor(
     request: HttpRequest,
     seat: Seat,
@@ -418,11 +406,9 @@ def _render_editor(
     )
 
 
-@require_http_methods(["GET", "POST"])
-@login_required(login_url="console:login")
-def policy_edit(request: HttpRequest, slug: str) -> HttpResponse:
+@console_page(perm.POLICY_MANAGE)
+def policy_edit(request: HttpRequest, seat: Seat) -> HttpResponse:
     """GET: the form with the current policy. POST: validate the draft and preview it."""
-    seat = _manager_seat(request, slug)
     currency = seat.merchant.currency
     with merchant_scope(seat.merchant):
         current = selectors.policy_current(merchant=seat.merchant)
@@ -436,11 +422,9 @@ def policy_edit(request: HttpRequest, slug: str) -> HttpResponse:
         return _render_editor(request, seat, form, current, _preview(seat, current, draft))
 
 
-@require_POST
-@login_required(login_url="console:login")
-def policy_publish_view(request: HttpRequest, slug: str) -> HttpResponse:
+@console_page(perm.POLICY_MANAGE, methods=("POST",))
+def policy_publish_view(request: HttpRequest, seat: Seat) -> HttpResponse:
     """Publish the previewed draft; anything else is previewed again, not published."""
-    seat = _manager_seat(request, slug)
     currency = seat.merchant.currency
     with merchant_scope(seat.merchant):
         current = selectors.policy_current(merchant=seat.merchant)
@@ -449,7 +433,7 @@ def policy_publish_view(request: HttpRequest, slug: str) -> HttpResponse:
             draft = policy_parse(submitted).model_dump(mode="json")
         except (json.JSONDecodeError, ValidationFailed):
             messages.error(request, _("The draft to publish is not a valid policy; edit it again."))
-            return HttpResponseRedirect(reverse("console:policy", args=[slug]))
+            return HttpResponseRedirect(reverse("console:policy", args=[seat.merchant.slug]))
         if not _previewed(request.POST.get("token", ""), draft, current.version, seat):
             messages.error(
                 request,
@@ -470,24 +454,24 @@ def policy_publish_view(request: HttpRequest, slug: str) -> HttpResponse:
             )
         except ValidationFailed as exc:  # pragma: no cover - parsed above
             messages.error(request, exc.detail)
-            return HttpResponseRedirect(reverse("console:policy", args=[slug]))
+            return HttpResponseRedirect(reverse("console:policy", args=[seat.merchant.slug]))
     messages.success(
         request, _("Version %(version)s is published.") % {"version": published.version}
     )
-    return HttpResponseRedirect(reverse("console:policy_version", args=[slug, published.version]))
+    return HttpResponseRedirect(
+        reverse("console:policy_version", args=[seat.merchant.slug, published.version])
+    )
 
 
-@login_required(login_url="console:login")
-def policy_versions(request: HttpRequest, slug: str) -> HttpResponse:
-    seat = _manager_seat(request, slug)
+@console_page(perm.POLICY_MANAGE, methods=("GET",))
+def policy_versions(request: HttpRequest, seat: Seat) -> HttpResponse:
     with merchant_scope(seat.merchant):
         versions = list(selectors.policy_versions(merchant=seat.merchant)[:VERSIONS_SHOWN])
     return render(request, "console/policy_versions.html", page_context(seat, versions=versions))
 
 
-@login_required(login_url="console:login")
-def policy_version(request: HttpRequest, slug: str, version: int) -> HttpResponse:
-    seat = _manager_seat(request, slug)
+@console_page(perm.POLICY_MANAGE, methods=("GET",))
+def policy_version(request: HttpRequest, seat: Seat, version: int) -> HttpResponse:
     currency = seat.merchant.currency
     with merchant_scope(seat.merchant):
         current = selectors.policy_current(merchant=seat.merchant)  # makes version 1

@@ -7,23 +7,20 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
-    HttpResponseNotAllowed,
     HttpResponseRedirect,
 )
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
-from returndesk.console.access import seat_for
-from returndesk.console.views.common import page_context
+from returndesk.console.access import Seat
+from returndesk.console.views.common import console_page, page_context
 from returndesk.core.codes import RanInvalid, format_ran, parse_ran
-from returndesk.core.errors import ApplicationError, NotFound, PermissionDenied
+from returndesk.core.errors import ApplicationError, NotFound
 from returndesk.core.tenancy import merchant_scope
 from returndesk.policies.selectors import policy_current
 from returndesk.policies.services import policy_document
@@ -69,10 +66,9 @@ def queue_link(slug: str, name: str, statuses: tuple[str, ...]) -> str:
     return f"{url}?status={statuses[0]}" if len(statuses) == 1 else f"{url}?queue={name}"
 
 
-@login_required(login_url="console:login")
-def home(request: HttpRequest, slug: str) -> HttpResponse:
-    seat = seat_for(request, slug)
-    seat.require(perm.RETURNS_VIEW)
+@console_page(perm.RETURNS_VIEW, methods=("GET",))
+def home(request: HttpRequest, seat: Seat) -> HttpResponse:
+    slug = seat.merchant.slug
     with merchant_scope(seat.merchant):
         counts = return_selectors.return_status_counts(merchant=seat.merchant)
     queues = [
@@ -114,10 +110,8 @@ class ReturnFilters(forms.Form):
         return data
 
 
-@login_required(login_url="console:login")
-def returns(request: HttpRequest, slug: str) -> HttpResponse:
-    seat = seat_for(request, slug)
-    seat.require(perm.RETURNS_VIEW)
+@console_page(perm.RETURNS_VIEW, methods=("GET",))
+def returns(request: HttpRequest, seat: Seat) -> HttpResponse:
     with merchant_scope(seat.merchant):
         policy = policy_document(policy_current(merchant=seat.merchant))
         form = ReturnFilters(request.GET, reasons=[(r.code, r.label) for r in policy.reasons])
@@ -179,10 +173,8 @@ def _return_filters(merchant: Merchant, data: dict[str, Any]) -> tuple[dict[str,
     return filters, ""
 
 
-@login_required(login_url="console:login")
-def return_detail(request: HttpRequest, slug: str, ran: str) -> HttpResponse:
-    seat = seat_for(request, slug)
-    seat.require(perm.RETURNS_VIEW)
+@console_page(perm.RETURNS_VIEW, methods=("GET",))
+def return_detail(request: HttpRequest, seat: Seat, ran: str) -> HttpResponse:
     with merchant_scope(seat.merchant):
         try:
             ret = return_selectors.return_get(merchant=seat.merchant, ran=ran)
@@ -213,18 +205,12 @@ def _override_at(decision: dict[str, Any]) -> datetime | None:
     return datetime.fromisoformat(at) if at else None
 
 
-@login_required(login_url="console:login")
-def return_action(request: HttpRequest, slug: str, ran: str, action: str) -> HttpResponse:
-    seat = seat_for(request, slug)
-    if request.method != "POST":  # after the seat: an outsider sees 404, not 405
-        return HttpResponseNotAllowed(["POST"])
+@console_page(perm.RETURNS_VIEW, methods=("POST",))
+def return_action(request: HttpRequest, seat: Seat, ran: str, action: str) -> HttpResponse:
     needed = {name: permission for name, _, permission, _ in ACTIONS}.get(action)
     if needed is None:
         raise Http404
-    try:
-        seat.require(needed)
-    except PermissionDenied:
-        raise DjangoPermissionDenied from None
+    seat.require(needed)
     with merchant_scope(seat.merchant):
         try:
             ret = return_selectors.return_get(merchant=seat.merchant, ran=ran)
@@ -241,7 +227,9 @@ def return_action(request: HttpRequest, slug: str, ran: str, action: str) -> Htt
             messages.success(request, f"{format_ran(ret.ran)}: done ({action}).")
         except ApplicationError as exc:
             messages.error(request, exc.detail)
-    return HttpResponseRedirect(reverse("console:return", args=[slug, format_ran(ret.ran)]))
+    return HttpResponseRedirect(
+        reverse("console:return", args=[seat.merchant.slug, format_ran(ret.ran)])
+    )
 
 
 urlpatterns = [

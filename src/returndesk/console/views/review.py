@@ -6,15 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
 
-from returndesk.console.access import Seat, seat_for
-from returndesk.console.views.common import page_context
+from returndesk.console.access import Seat
+from returndesk.console.views.common import console_page, page_context
 from returndesk.core.codes import RanInvalid, format_ran
 from returndesk.core.errors import ApplicationError, NotFound
 from returndesk.core.tenancy import merchant_scope
@@ -26,16 +24,8 @@ PAGE = 100
 VERBS = {"approve": "approved", "reject": "rejected"}
 
 
-def _seat(request: HttpRequest, slug: str) -> Seat:
-    seat = seat_for(request, slug)
-    if not seat.can(perm.RETURNS_REVIEW):
-        raise DjangoPermissionDenied
-    return seat
-
-
-@login_required(login_url="console:login")
-def review_queue(request: HttpRequest, slug: str) -> HttpResponse:
-    seat = _seat(request, slug)
+@console_page(perm.RETURNS_REVIEW, methods=("GET",))
+def review_queue(request: HttpRequest, seat: Seat) -> HttpResponse:
     return _queue(request, seat)
 
 
@@ -64,13 +54,10 @@ def _queue(
     )
 
 
-@login_required(login_url="console:login")
-def review_act(request: HttpRequest, slug: str) -> HttpResponse:
+@console_page(perm.RETURNS_REVIEW, methods=("POST",))
+def review_act(request: HttpRequest, seat: Seat) -> HttpResponse:
     """Approve or reject the selected returns (or the one whose row button was pressed), each
     with the same reason. A return that has moved on meanwhile is reported, not skipped."""
-    seat = _seat(request, slug)
-    if request.method != "POST":  # after the seat: an outsider sees 404, not 405
-        return HttpResponseNotAllowed(["POST"])
     reason = request.POST.get("reason", "").strip()
     row_action = request.POST.get("row_action", "")
     if row_action:
@@ -122,7 +109,7 @@ def review_act(request: HttpRequest, slug: str) -> HttpResponse:
     (messages.success if done == len(results) else messages.warning)(request, summary)
     for ok, text in results:
         (messages.success if ok else messages.error)(request, text)
-    return HttpResponseRedirect(reverse("console:review", args=[slug]))
+    return HttpResponseRedirect(reverse("console:review", args=[seat.merchant.slug]))
 
 
 urlpatterns = [

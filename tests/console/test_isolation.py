@@ -1,0 +1,65 @@
+"""Every console URL of one merchant answers 404 to a user of another merchant, for GET and
+POST alike, exactly as an unknown merchant does; the same URL works for the merchant's own
+admin, so the 404 is the seat check and not a bad test URL.
+
+The URL list is read from the console's URLconf, so a page added later is covered without
+touching this file, as long as its URL parameters have a value below.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, reverse
+
+from returndesk.console import urls as console_urls
+from returndesk.core.actors import Actor
+from returndesk.tenants.models import Merchant
+from returndesk.tenants.services import apikey_create
+from tests.console.test_console import pending, signed_in, staff  # noqa: F401 - fixtures
+from tests.returns.test_returns_api import order  # noqa: F401 - the order fixture
+
+pytestmark = pytest.mark.django_db
+
+
+def merchant_patterns() -> list[URLPattern]:
+    found = [p for p in console_urls.urlpatterns if isinstance(p, URLPattern)]
+    return [p for p in found if "slug" in p.pattern.converters]
+
+
+def arguments(pattern: URLPattern, values: dict[str, Any]) -> dict[str, Any]:
+    missing = set(pattern.pattern.converters) - set(values)
+    assert not missing, f"give the isolation test a value for {missing} in {pattern.name}"
+    return {name: values[name] for name in pattern.pattern.converters}
+
+
+@pytest.fixture
+def values(merchant: Merchant, pending: str) -> dict[str, Any]:  # noqa: F811
+    key, _ = apikey_create(actor=Actor.system("tests"), name="isolation", merchant=merchant)
+    return {
+        "slug": merchant.slug,
+        "ran": pending,
+        "action": "approve",
+        "public_id": key.public_id,
+        "merchant_slug": merchant.slug,
+        "version": 1,
+    }
+
+
+@pytest.mark.parametrize("pattern", merchant_patterns(), ids=lambda p: p.name)
+def test_another_merchants_user_gets_404(
+    pattern: URLPattern, merchant: Merchant, other_merchant: Merchant, values: dict[str, Any]
+) -> None:
+    url = reverse(f"console:{pattern.name}", kwargs=arguments(pattern, values))
+    own = signed_in(staff("admin@acme.example", "merchant_admin", merchant))
+    assert own.get(url).status_code in {200, 302, 403, 405}, url  # 403: a provider page
+    outsider = signed_in(staff("admin@globex.example", "merchant_admin", other_merchant))
+    assert outsider.get(url).status_code == 404, url
+    assert outsider.post(url, {"reason": "x"}).status_code == 404, url
+
+
+def test_an_unknown_merchant_is_404_too(merchant: Merchant) -> None:
+    client: Client = signed_in(staff("admin@acme.example", "merchant_admin", merchant))
+    assert client.get("/console/m/no-such-merchant/").status_code == 404
