@@ -39,6 +39,31 @@ class LabelFacilityOut(BaseModel):
     name: str
 
 
+class TrackingEventOut(BaseModel):
+    status: str = Field(
+        description="pre_transit, in_transit, out_for_delivery, "
+        "available_for_pickup, delivered, return_to_sender, failure, lost, "
+        "cancelled, error or unknown"
+    )
+    carrier_status: str = Field(description="the status as the carrier sent it")
+    occurred_at: datetime
+    message: str
+    location: str
+    source: str = Field(description="webhook or poll")
+
+
+class TrackingOut(BaseModel):
+    status: str | None = Field(
+        description="the carrier's current status (never an earlier "
+        "stage than one already reached); null before the first event"
+    )
+    status_at: datetime | None
+    first_scan_at: datetime | None
+    delivered_at: datetime | None = Field(description="delivered to the facility by the carrier")
+    updated_at: datetime | None
+    events: list[TrackingEventOut] = Field(description="the full history, oldest first")
+
+
 class LabelOut(BaseModel):
     id: str
     ran: str
@@ -59,6 +84,7 @@ class LabelOut(BaseModel):
     label_pdf_url: str
     label_zpl_url: str | None
     created_at: datetime
+    tracking: TrackingOut
 
 
 def _address(data: dict[str, Any]) -> dict[str, str]:
@@ -88,6 +114,29 @@ def label_out(label: Label) -> dict[str, Any]:
         "label_pdf_url": f"/api/v1/returns/{ran}/label.pdf",
         "label_zpl_url": f"/api/v1/returns/{ran}/label.zpl" if label.kind == "label" else None,
         "created_at": label.created_at,
+        "tracking": tracking_out(label),
+    }
+
+
+def tracking_out(label: Label) -> dict[str, Any]:
+    events = label.tracking_events.all() if label.tracking_updated_at else []
+    return {
+        "status": label.tracking_status or None,
+        "status_at": label.tracking_status_at,
+        "first_scan_at": label.first_scan_at,
+        "delivered_at": label.delivered_at,
+        "updated_at": label.tracking_updated_at,
+        "events": [
+            {
+                "status": e.status,
+                "carrier_status": e.carrier_status,
+                "occurred_at": e.occurred_at,
+                "message": e.message,
+                "location": e.location,
+                "source": e.source,
+            }
+            for e in events
+        ],
     }
 
 

@@ -72,6 +72,9 @@ def return_out(ret: Return) -> dict[str, Any]:
         "refund_estimate": money(ret.refund_estimate_amount, ret.currency),
         "authorized_at": ret.authorized_at,
         "expires_at": ret.expires_at,
+        "exception": (
+            {"reason": ret.exception_reason, "at": ret.exception_at} if ret.exception_at else None
+        ),
         "created_at": ret.created_at,
         "updated_at": ret.updated_at,
     }

@@ -174,6 +174,11 @@ class RiskOut(BaseModel):
     reasons: list[Any]
 
 
+class ReturnExceptionOut(BaseModel):
+    reason: str
+    at: datetime
+
+
 class ReturnOut(BaseModel):
     ran: str = Field(description="Return Authorization Number, 4-4-4-1 groups")
     status: str
@@ -191,6 +196,11 @@ class ReturnOut(BaseModel):
     refund_estimate: MoneyOut
     authorized_at: datetime | None
     expires_at: datetime | None
+    exception: ReturnExceptionOut | None = Field(
+        default=None,
+        description="set when staff must look at the return (a carrier's return to sender, "
+        "failure or loss); the status does not change",
+    )
     created_at: datetime
     updated_at: datetime
     label: dict[str, Any] | None = Field(

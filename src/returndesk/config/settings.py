@@ -178,6 +178,12 @@ RETURNDESK_EASYPOST_API_KEY = os.environ.get("RETURNDESK_EASYPOST_API_KEY", "")
 RETURNDESK_EASYPOST_API_BASE = os.environ.get(
     "RETURNDESK_EASYPOST_API_BASE", "https://api.easypost.com/v2"
 )
+# Inbound carrier webhooks (docs/tracking-webhooks.md). EasyPost's webhook secret; the generic
+# format's secrets as "carrier=secret" pairs, comma-separated. Several secrets for one carrier
+# (repeat it, or list EasyPost's comma-separated) are all accepted while one is being rotated.
+# A carrier without a secret has its webhooks refused and its labels polled instead.
+RETURNDESK_EASYPOST_WEBHOOK_SECRET = os.environ.get("RETURNDESK_EASYPOST_WEBHOOK_SECRET", "")
+RETURNDESK_CARRIER_WEBHOOK_SECRETS = os.environ.get("RETURNDESK_CARRIER_WEBHOOK_SECRETS", "")
 
 TASKS = {
     "default": {

@@ -57,6 +57,17 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
         "returndesk.shipping.services.labels_void_pending",
     ),
     PeriodicJob(
+        "process_carrier_webhooks",
+        timedelta(minutes=1),
+        "returndesk.shipping.tracking.carrier_webhooks_process_due",
+    ),
+    PeriodicJob(
+        "poll_carrier_tracking",
+        timedelta(minutes=15),
+        "returndesk.shipping.tracking.labels_poll_tracking",
+        lease=timedelta(minutes=30),
+    ),
+    PeriodicJob(
         "prune_task_results",
         timedelta(hours=6),
         "returndesk.core.scheduling.task_results_prune",

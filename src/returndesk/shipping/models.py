@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from returndesk.core.models import MerchantOwnedModel
+from returndesk.core.models import MerchantOwnedModel, TimeStampedModel
 
 MODE_LABEL = "label"
 MODE_DROPOFF = "dropoff"
@@ -100,6 +100,14 @@ class Label(MerchantOwnedModel):
     void_reason = models.CharField(max_length=200, blank=True)
     void_attempts = models.PositiveIntegerField(default=0)
     void_error = models.TextField(blank=True)
+    # Tracking, summed up from its TrackingEvent history (shipping/tracking.py): the current
+    # carrier status never goes back to an earlier stage, whatever order events arrive in.
+    tracking_status = models.CharField(max_length=24, blank=True)
+    tracking_status_at = models.DateTimeField(null=True, blank=True)
+    tracking_updated_at = models.DateTimeField(null=True, blank=True)
+    tracking_polled_at = models.DateTimeField(null=True, blank=True)
+    first_scan_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -122,3 +130,98 @@ class Label(MerchantOwnedModel):
 
     def __str__(self) -> str:
         return self.public_id
+
+
+# Inbound carrier webhooks (shipping/tracking.py, docs/tracking-webhooks.md).
+FORMAT_EASYPOST = "easypost"
+FORMAT_GENERIC = "generic"
+WEBHOOK_PENDING = "pending"  # stored, signature good, waiting for (or between) processing
+WEBHOOK_PROCESSED = "processed"
+WEBHOOK_REJECTED = "rejected"  # unsigned, tampered or stale: never processed
+WEBHOOK_UNMATCHED = "unmatched"  # no label has its tracking number: flagged, checked again
+WEBHOOK_IGNORED = "ignored"  # signed, but not a tracking event (another EasyPost event type)
+WEBHOOK_FAILED = "failed"  # signed but unreadable, or processing kept failing
+WEBHOOK_STATES = [
+    WEBHOOK_PENDING,
+    WEBHOOK_PROCESSED,
+    WEBHOOK_REJECTED,
+    WEBHOOK_UNMATCHED,
+    WEBHOOK_IGNORED,
+    WEBHOOK_FAILED,
+]
+
+
+class CarrierWebhook(TimeStampedModel):
+    """One inbound carrier webhook, stored raw before anything reads it: the durable work row
+    that a task processes (claimed with a lease, retried), and the record of what came in.
+
+    Not a merchant's row: it arrives before anyone knows whose parcel it is; `merchant` and
+    `label` are filled once its tracking number is matched.
+    """
+
+    public_id = models.CharField(max_length=40, unique=True)
+    carrier = models.CharField(max_length=20)  # the path's carrier, an adapter code
+    format = models.CharField(
+        max_length=16, choices=[(FORMAT_EASYPOST, "EasyPost"), (FORMAT_GENERIC, "generic")]
+    )
+    event_id = models.CharField(max_length=200, blank=True)  # the sender's, for deduplication
+    body = models.BinaryField()  # exactly the bytes that were signed
+    headers = models.JSONField(default=dict)  # the ones needed to check it again
+    signature_valid = models.BooleanField(default=False)
+    state = models.CharField(max_length=16, choices=[(s, s) for s in WEBHOOK_STATES], db_index=True)
+    detail = models.TextField(blank=True)  # why it was rejected, unmatched or failed
+    tracking_number = models.CharField(max_length=64, blank=True, db_index=True)
+    merchant = models.ForeignKey(
+        "tenants.Merchant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    label = models.ForeignKey(
+        Label, null=True, blank=True, on_delete=models.SET_NULL, related_name="webhooks"
+    )
+    duplicates = models.PositiveIntegerField(default=0)
+    last_duplicate_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=100, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # Only signed deliveries count: a forged one must not claim a real event's id.
+            models.UniqueConstraint(
+                fields=["carrier", "event_id"],
+                condition=models.Q(signature_valid=True) & ~models.Q(event_id=""),
+                name="carrier_webhook_event_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.carrier} {self.event_id or self.public_id} ({self.state})"
+
+
+class TrackingEvent(MerchantOwnedModel):
+    """One carrier scan of a label: the full history, kept whatever order it arrived in and
+    however often (the same scan is stored once per label)."""
+
+    label = models.ForeignKey(Label, on_delete=models.CASCADE, related_name="tracking_events")
+    status = models.CharField(max_length=24)  # normalized (shipping/tracking.py STATUSES)
+    carrier_status = models.CharField(max_length=100, blank=True)  # as the carrier said it
+    occurred_at = models.DateTimeField()
+    message = models.TextField(blank=True)
+    location = models.CharField(max_length=200, blank=True)
+    source = models.CharField(max_length=16)  # webhook, poll
+    webhook = models.ForeignKey(
+        CarrierWebhook, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    fingerprint = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["label", "fingerprint"], name="tracking_event_once_per_label"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.occurred_at}"
