@@ -65,6 +65,16 @@ def phone(browser: Browser) -> Iterator[Page]:
     yield from _page(browser, PHONE)
 
 
+def sign_in(page: Page, base: str, email: str, password: str) -> None:
+    """Through the sign-in page, by keyboard: type, then Enter."""
+    page.goto(f"{base}/console/login/")
+    accessible(page, "console-login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: "/login/" not in url)
+
+
 def accessible(page: Page, name: str = "") -> None:
     """axe-core on the page as it stands: no serious or critical violation."""
     results = Axe().run(page)

@@ -8,20 +8,12 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from returndesk.tenants.models import Merchant
-from tests.browser.conftest import accessible
+from tests.browser.conftest import accessible, sign_in
 from tests.conftest import ApiClient
 from tests.console.test_console import PASSWORD, pending, staff  # noqa: F401 - fixtures
 from tests.returns.test_returns_api import order  # noqa: F401 - the order fixture
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.needs_chromium]
-
-
-def sign_in(page: Page, base: str, email: str) -> None:
-    page.goto(f"{base}/console/login/")
-    accessible(page, "console-login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.keyboard.press("Enter")
 
 
 def test_a_signed_in_agent_walks_the_console(
@@ -31,7 +23,7 @@ def test_a_signed_in_agent_walks_the_console(
     pending: str,  # noqa: F811
 ) -> None:
     staff("agent@acme.example", "agent", merchant)
-    sign_in(page, live_server.url, "agent@acme.example")
+    sign_in(page, live_server.url, "agent@acme.example", PASSWORD)
     expect(page.get_by_role("heading", level=1)).to_contain_text("Acme")
     accessible(page, "console-home")
     page.get_by_role("link", name="Returns").first.click()
