@@ -83,3 +83,17 @@ def test_lookups_are_limited_per_client(
 
 def test_an_unknown_merchant_is_404() -> None:
     assert Client().get("/r/nobody/").status_code == 404
+
+
+def test_with_an_email_the_email_is_the_proof_whatever_the_postal_code(
+    api: ApiClient,
+    order: dict[str, Any],  # noqa: F811
+) -> None:
+    """A wrong e-mail is not rescued by a right postal code: that would make the shopper a
+    gift's recipient without their knowing."""
+    mixed = find(Client(), order_number="1001", email="someone@else.com", postal_code="62701")
+    assert mixed.status_code == 404
+    client = Client()
+    both = find(client, order_number="1001", email="shopper@example.com", postal_code="62701")
+    assert both.status_code == 302
+    assert client.session["portal_order"]["gift"] is False

@@ -1,9 +1,16 @@
 from django.urls import path
 
-from returndesk.portal import views
+from returndesk.portal.views import confirm, flow, lookup, status
 
 app_name = "portal"
 urlpatterns = [
-    path("<slug:slug>/", views.find_order, name="find"),
-    path("<slug:slug>/order/", views.order, name="order"),
+    path("<slug:slug>/", lookup.find_order, name="find"),
+    path("<slug:slug>/order/", flow.items, name="order"),
+    path("<slug:slug>/reasons/", flow.reasons, name="reasons"),
+    path("<slug:slug>/resolution/", flow.resolution, name="resolution"),
+    path("<slug:slug>/review/", confirm.review, name="review"),
+    path("<slug:slug>/returns/<str:ran>/", confirm.confirmation, name="confirmation"),
+    path("<slug:slug>/find-return/", lookup.find_return, name="find_return"),
+    path("<slug:slug>/status/<str:token>/", status.status, name="status"),
+    path("<slug:slug>/status/<str:token>/cancel/", status.cancel, name="cancel"),
 ]

@@ -203,14 +203,14 @@ def customer_history(
     )
 
 
-def _request(data: ReturnInput) -> ReturnRequest:
+def _request(data: ReturnInput, *, photos_pending: bool = False) -> ReturnRequest:
     return ReturnRequest(
         lines=tuple(
             RequestLine(
                 line_id=line.line_id,
                 quantity=line.quantity,
                 reason=line.reason,
-                has_photo=bool(line.photo_upload_ids),
+                has_photo=photos_pending or bool(line.photo_upload_ids),
             )
             for line in data.lines
         ),
@@ -267,7 +267,9 @@ class _Case:
     products: dict[str, Product]
 
 
-def _order_case(merchant: Merchant, data: ReturnInput, order: Order, *, lock: bool) -> _Case:
+def _order_case(
+    merchant: Merchant, data: ReturnInput, order: Order, *, lock: bool, photos_pending: bool = False
+) -> _Case:
     missing = [
         FieldError(f"lines[{i}].line_id", "is required (or give a sku with a receipt)")
         for i, line in enumerate(data.lines)
@@ -287,7 +289,7 @@ def _order_case(merchant: Merchant, data: ReturnInput, order: Order, *, lock: bo
         order=order,
         subject=order,
         snapshot=order_snapshot(order, lines, _already_held(order)),
-        request=_request(data),
+        request=_request(data, photos_pending=photos_pending),
         lines={line.line_id: (by_id.get(line.line_id), line) for line in data.lines},
         products={},
     )
@@ -355,14 +357,21 @@ def _receipt_case(merchant: Merchant, data: ReturnInput, now: datetime) -> _Case
     )
 
 
-def _find_case(merchant: Merchant, data: ReturnInput, now: datetime, *, lock: bool) -> _Case:
+def _find_case(
+    merchant: Merchant,
+    data: ReturnInput,
+    now: datetime,
+    *,
+    lock: bool,
+    photos_pending: bool = False,
+) -> _Case:
     try:
         order = _find_order(merchant, data, lock=lock)
     except OrderNotFound:
         if not data.proof_of_purchase_upload_id or data.gift_postal_code:
             raise
         return _receipt_case(merchant, data, now)
-    return _order_case(merchant, data, order, lock=lock)
+    return _order_case(merchant, data, order, lock=lock, photos_pending=photos_pending)
 
 
 def _decide(
@@ -424,12 +433,16 @@ def risk_as_dict(risk: RiskAssessment) -> dict[str, Any]:
     }
 
 
-def eligibility_check(*, merchant: Merchant, data: ReturnInput) -> dict[str, Any]:
-    """The decision the policy would take now, with the policy version; writes nothing."""
+def eligibility_check(
+    *, merchant: Merchant, data: ReturnInput, photos_pending: bool = False
+) -> dict[str, Any]:
+    """The decision the policy would take now, with the policy version; writes nothing.
+    `photos_pending` judges the lines as if their photos were attached: the portal asks which
+    items can go back before the shopper has chosen reasons or taken photos."""
     _check_input(data, creating=False)
     _check_uploads(merchant, data)
     now = timezone.now()
-    case = _find_case(merchant, data, now, lock=False)
+    case = _find_case(merchant, data, now, lock=False, photos_pending=photos_pending)
     version, policy, decision, risk = _decide(merchant, case, now)
     return {
         "policy_version": version.version,

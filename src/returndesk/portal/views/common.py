@@ -1,0 +1,67 @@
+"""What every portal page shares: the merchant from the URL, the client's address for rate
+limits, the shopper as an actor, and rendering with the merchant's branding."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+
+from returndesk.core.actors import Actor
+from returndesk.core.colours import readable_on
+from returndesk.core.errors import FieldError
+from returndesk.tenants.models import Merchant
+
+
+def merchant_or_404(slug: str) -> Merchant:
+    merchant = Merchant.objects.filter(slug=slug, is_active=True).first()
+    if merchant is None:
+        raise Http404
+    return merchant
+
+
+def client_address(request: HttpRequest) -> str:
+    # Behind a reverse proxy, gunicorn must be told to trust its forwarded address
+    # (--forwarded-allow-ips) or every shopper shares the proxy's limit.
+    return request.META.get("REMOTE_ADDR", "unknown")
+
+
+def shopper(*, gift: bool) -> Actor:
+    """The shopper as the timeline records them: never by name or e-mail, so nothing on the
+    return's record tells the buyer who sent a gift back."""
+    return Actor.shopper("gift recipient (portal)" if gift else "shopper (portal)")
+
+
+def page(
+    request: HttpRequest,
+    template: str,
+    merchant: Merchant,
+    context: dict[str, Any] | None = None,
+    *,
+    status: int = 200,
+) -> HttpResponse:
+    brand = merchant.brand_color or "#1F6FEB"
+    return render(
+        request,
+        template,
+        {"merchant": merchant, "brand": brand, "brand_text": readable_on(brand), **(context or {})},
+        status=status,
+    )
+
+
+def field_errors(errors: list[FieldError]) -> dict[str, str]:
+    """Service field errors by field, for showing each in place."""
+    found: dict[str, str] = {}
+    for error in errors:
+        found.setdefault(error.field, error.message)
+    return found
+
+
+def problem_text(message: str) -> str:
+    """A service message as a sentence for the shopper."""
+    message = message.strip()
+    if not message:
+        return _("Something went wrong. Please try again.")
+    return message[0].upper() + message[1:] + ("" if message.endswith(".") else ".")
