@@ -191,7 +191,7 @@ def test_bad_filters_are_flagged_in_place(merchant: Merchant, pending: str) -> N
     assert pending.encode() not in page.content
     nonsense = client.get("/console/m/acme/returns/", {"created_from": "yesterday"})
     assert b'id="id_created_from-error"' in nonsense.content
-    assert b"Search by RAN, order number or e-mail" in nonsense.content
+    assert b"Search by RAN, order number, e-mail or tracking number" in nonsense.content
 
 
 def test_the_home_queues_link_to_filtered_lists(merchant: Merchant, pending: str) -> None:
@@ -199,7 +199,7 @@ def test_the_home_queues_link_to_filtered_lists(merchant: Merchant, pending: str
     home = client.get("/console/m/acme/").content.decode()
     for label in ("Awaiting receipt", "Exceptions", "Awaiting inspection", "Refunds due"):
         assert label in home
-    assert 'href="/console/m/acme/returns/?status=pending_review"' in home
+    assert 'href="/console/m/acme/returns/?queue=pending_review"' in home
     assert 'href="/console/m/acme/returns/?queue=awaiting_receipt"' in home
     assert listed(client, status="pending_review") == {pending}
     queue = client.get("/console/m/acme/returns/", {"queue": "awaiting_receipt"})

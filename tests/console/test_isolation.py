@@ -16,8 +16,12 @@ from django.urls import URLPattern, reverse
 
 from returndesk.console import urls as console_urls
 from returndesk.core.actors import Actor
+from returndesk.core.tenancy import merchant_scope
+from returndesk.returns.selectors import return_get
+from returndesk.returns.services import return_act
+from returndesk.shipping.services import label_issue
 from returndesk.tenants.models import Merchant
-from returndesk.tenants.services import apikey_create
+from returndesk.tenants.services import apikey_create, facility_create
 from tests.console.test_console import pending, signed_in, staff  # noqa: F401 - fixtures
 from tests.returns.test_returns_api import order  # noqa: F401 - the order fixture
 
@@ -37,7 +41,26 @@ def arguments(pattern: URLPattern, values: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def values(merchant: Merchant, pending: str) -> dict[str, Any]:  # noqa: F811
-    key, _ = apikey_create(actor=Actor.system("tests"), name="isolation", merchant=merchant)
+    actor = Actor.system("tests")
+    key, _ = apikey_create(actor=actor, name="isolation", merchant=merchant)
+    facility_create(
+        actor=actor,
+        code="FAC1",
+        name="Facility one",
+        line1="1 Dock Rd",
+        city="Newark",
+        postal_code="07102",
+        country="US",
+        merchant_slugs=[merchant.slug],
+    )
+    with merchant_scope(merchant):  # an authorized return with a label: every page has content
+        ret = return_act(
+            actor=actor,
+            ret=return_get(merchant=merchant, ran=pending),
+            action="approve",
+            reason="ok",
+        )
+        label_issue(actor=actor, ret=ret)
     return {
         "slug": merchant.slug,
         "ran": pending,

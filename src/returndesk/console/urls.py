@@ -1,12 +1,22 @@
 """Console URLs: each area's module lists its own patterns (console/views/)."""
 
-from returndesk.console.views import admin, agent, audit, common, policy, returns, review
+from returndesk.console.views import (
+    admin,
+    agent,
+    audit,
+    common,
+    policy,
+    returns,
+    review,
+    shipping,
+)
 
 app_name = "console"
 urlpatterns = [
     *common.urlpatterns,
     *admin.urlpatterns,
     *audit.urlpatterns,
+    *shipping.urlpatterns,  # before returns: its <ran>/<action>/ would take label/
     *returns.urlpatterns,
     *agent.urlpatterns,
     *review.urlpatterns,

@@ -6,13 +6,14 @@ from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
 
 from returndesk.catalog.models import Order, OrderLine
 from returndesk.catalog.services import normalize_email
 from returndesk.core.codes import parse_ran
 from returndesk.core.errors import NotFound
 from returndesk.returns.models import (
+    LOST,
     PENDING_REVIEW,
     RELEASED_STATUSES,
     Return,
@@ -20,6 +21,9 @@ from returndesk.returns.models import (
     ReturnLine,
 )
 from returndesk.tenants.models import Merchant
+
+# What staff must look at: a parcel declared lost, or a return a carrier event flagged.
+EXCEPTIONS = Q(status=LOST) | Q(exception_at__isnull=False)
 
 
 class OrderNotFound(NotFound):
@@ -94,10 +98,14 @@ def return_list(
     email: str | None = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
+    exceptions: bool = False,
 ) -> QuerySet[Return]:
     """Returns matching every filter given; `created_to` is exclusive, `reason` matches a
-    return with any line given for that reason."""
+    return with any line given for that reason, `exceptions` keeps the ones staff must look
+    at (lost, or flagged by a carrier event)."""
     qs = Return.objects.filter(merchant=merchant)
+    if exceptions:
+        qs = qs.filter(EXCEPTIONS)
     if ran:
         qs = qs.filter(ran=ran)
     if status:
@@ -126,6 +134,10 @@ def return_list(
             ),
         )
     )
+
+
+def return_exception_count(*, merchant: Merchant) -> int:
+    return Return.objects.filter(EXCEPTIONS, merchant=merchant).count()
 
 
 def local_day_bounds(

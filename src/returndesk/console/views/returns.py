@@ -31,26 +31,26 @@ from returndesk.returns.models import (
     DELIVERED,
     IN_TRANSIT,
     INSPECTED,
-    LOST,
     PENDING_REVIEW,
     RECEIVED,
     STATUSES,
 )
 from returndesk.returns.services import return_act
+from returndesk.shipping.selectors import active_label, label_find_by_code
 from returndesk.tenants import permissions as perm
 from returndesk.tenants.models import Merchant
 
 PAGE = 50
-# The home page's queues: (name, label, statuses). Exceptions are lost parcels for now (the
-# receiving issue adds unidentified packages); refunds are due on inspected returns until the
-# refunds issue adds refund rows.
-QUEUES = (
-    ("pending_review", _("Pending review"), (PENDING_REVIEW,)),
-    ("awaiting_shipment", _("Awaiting shipment"), (AUTHORIZED,)),
-    ("awaiting_receipt", _("Awaiting receipt"), (IN_TRANSIT, DELIVERED)),
-    ("exceptions", _("Exceptions"), (LOST,)),
-    ("awaiting_inspection", _("Awaiting inspection"), (RECEIVED,)),
-    ("refunds_due", _("Refunds due"), (INSPECTED,)),
+# The home page's queues: (name, label, the return_list filters). Exceptions are lost parcels
+# and returns a carrier event flagged (the receiving issue adds unidentified packages); refunds
+# are due on inspected returns until the refunds issue adds refund rows.
+QUEUES: tuple[tuple[str, Any, dict[str, Any]], ...] = (
+    ("pending_review", _("Pending review"), {"statuses": (PENDING_REVIEW,)}),
+    ("awaiting_shipment", _("Awaiting shipment"), {"statuses": (AUTHORIZED,)}),
+    ("awaiting_receipt", _("Awaiting receipt"), {"statuses": (IN_TRANSIT, DELIVERED)}),
+    ("exceptions", _("Exceptions"), {"exceptions": True}),
+    ("awaiting_inspection", _("Awaiting inspection"), {"statuses": (RECEIVED,)}),
+    ("refunds_due", _("Refunds due"), {"statuses": (INSPECTED,)}),
 )
 ACTIONS = (
     ("approve", "Approve", perm.RETURNS_REVIEW, ("pending_review",)),
@@ -61,9 +61,8 @@ ACTIONS = (
 )
 
 
-def queue_link(slug: str, name: str, statuses: tuple[str, ...]) -> str:
-    url = reverse("console:returns", args=[slug])
-    return f"{url}?status={statuses[0]}" if len(statuses) == 1 else f"{url}?queue={name}"
+def queue_link(slug: str, name: str) -> str:
+    return f"{reverse('console:returns', args=[slug])}?queue={name}"
 
 
 @console_page(perm.RETURNS_VIEW, methods=("GET",))
@@ -71,17 +70,23 @@ def home(request: HttpRequest, seat: Seat) -> HttpResponse:
     slug = seat.merchant.slug
     with merchant_scope(seat.merchant):
         counts = return_selectors.return_status_counts(merchant=seat.merchant)
-    queues = [
-        (queue_link(slug, name, statuses), label, sum(counts.get(s, 0) for s in statuses))
-        for name, label, statuses in QUEUES
-    ]
+        exceptions = return_selectors.return_exception_count(merchant=seat.merchant)
+
+    def count(filters: dict[str, Any]) -> int:
+        if filters.get("exceptions"):
+            return exceptions
+        return sum(counts.get(status, 0) for status in filters["statuses"])
+
+    queues = [(queue_link(slug, name), label, count(filters)) for name, label, filters in QUEUES]
     return render(request, "console/home.html", page_context(seat, queues=queues))
 
 
 class ReturnFilters(forms.Form):
     """The returns list's search box and filters, all optional."""
 
-    q = forms.CharField(required=False, label=_("Search by RAN, order number or e-mail"))
+    q = forms.CharField(
+        required=False, label=_("Search by RAN, order number, e-mail or tracking number")
+    )
     status = forms.ChoiceField(required=False, label=_("Status"))
     channel = forms.ChoiceField(required=False, label=_("Channel"))
     reason = forms.ChoiceField(required=False, label=_("Reason"))
@@ -155,7 +160,7 @@ def _return_filters(merchant: Merchant, data: dict[str, Any]) -> tuple[dict[str,
     }
     queue = next((q for q in QUEUES if q[0] == data.get("queue")), None)
     if queue is not None:
-        filters["statuses"] = queue[2]
+        filters.update(queue[2])
     filters["created_from"], filters["created_to"] = return_selectors.local_day_bounds(
         merchant=merchant, first=data.get("created_from"), last=data.get("created_to")
     )
@@ -164,9 +169,12 @@ def _return_filters(merchant: Merchant, data: dict[str, Any]) -> tuple[dict[str,
         try:
             filters["ran"] = parse_ran(query)
         except RanInvalid as exc:
-            if len(query.replace("-", "").replace(" ", "")) == 13:
+            label = label_find_by_code(code=query)
+            if label is not None and label.merchant_id == merchant.pk:
+                filters["ran"] = label.return_request.ran  # a tracking or drop-off code
+            elif len(query.replace("-", "").replace(" ", "")) == 13:
                 return filters, exc.detail  # a RAN, mistyped: say so instead of searching
-            if "@" in query:
+            elif "@" in query:
                 filters["email"] = query
             else:
                 filters["order_number"] = query
@@ -181,6 +189,10 @@ def return_detail(request: HttpRequest, seat: Seat, ran: str) -> HttpResponse:
         except (NotFound, RanInvalid):
             raise Http404 from None
         events = list(return_selectors.return_events(ret=ret))
+        shipping = active_label(ret=ret)
+        tracking = (
+            list(shipping.tracking_events.order_by("-occurred_at", "-pk")) if shipping else []
+        )
     actions = [
         (name, label)
         for name, label, needed, sources in ACTIONS
@@ -196,6 +208,10 @@ def return_detail(request: HttpRequest, seat: Seat, ran: str) -> HttpResponse:
             events=events,
             actions=actions,
             override_at=_override_at(ret.decision),
+            label=shipping,
+            tracking=tracking,
+            can_issue_label=seat.can(perm.RETURNS_CREATE) and ret.status == AUTHORIZED,
+            can_clear_exception=seat.can(perm.RETURNS_MARK_LOST) and ret.exception_at,
         ),
     )
 
