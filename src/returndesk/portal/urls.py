@@ -1,6 +1,6 @@
 from django.urls import path
 
-from returndesk.portal.views import confirm, flow, lookup, status
+from returndesk.portal.views import confirm, flow, lookup, shipping, status
 
 app_name = "portal"
 urlpatterns = [
@@ -13,4 +13,6 @@ urlpatterns = [
     path("<slug:slug>/find-return/", lookup.find_return, name="find_return"),
     path("<slug:slug>/status/<str:token>/", status.status, name="status"),
     path("<slug:slug>/status/<str:token>/cancel/", status.cancel, name="cancel"),
+    path("<slug:slug>/status/<str:token>/label.pdf", shipping.label_pdf, name="label_pdf"),
+    path("<slug:slug>/status/<str:token>/label/", shipping.label_get, name="label_issue"),
 ]

@@ -39,7 +39,8 @@ from returndesk.portal.state import (
 from returndesk.portal.symbols import code128_svg, qr_svg
 from returndesk.portal.views.common import merchant_or_404, page, problem_text, shopper
 from returndesk.portal.views.flow import check, line_errors, reasons_done, shopper_step
-from returndesk.returns.models import Return
+from returndesk.portal.views.shipping import label_context, label_try_issue
+from returndesk.returns.models import AUTHORIZED, Return
 from returndesk.returns.selectors import return_get
 from returndesk.returns.services import return_create
 from returndesk.returns.shopper import return_packing
@@ -258,6 +259,8 @@ def _confirm(
             idempotency_release(record_id=begun)
             raise
         ran = ret.ran
+        if ret.status == AUTHORIZED:
+            label_try_issue(merchant, ret, actor=shopper(gift=found.gift))
     return_seen(request, ran=ran, token=token)
     return redirect(reverse("portal:confirmation", args=[merchant.slug, ran]))
 
@@ -298,6 +301,7 @@ def return_context(merchant: Merchant, ret: Return) -> dict[str, Any]:
         ]
     if context["authorized"]:
         context.update(symbols(ret.ran))
+    context.update(label_context(merchant, ret))
     return context
 
 
