@@ -27,7 +27,7 @@ def test_a_signed_in_agent_walks_the_console(
     expect(page.get_by_role("heading", level=1)).to_contain_text("Acme")
     accessible(page, "console-home")
     page.get_by_role("link", name="Returns").first.click()
-    page.locator("#q").fill(pending)
+    page.get_by_label("Search by RAN, order number, e-mail or tracking number").fill(pending)
     page.keyboard.press("Enter")
     expect(page.get_by_role("link", name=pending)).to_be_visible()  # the htmx partial
     accessible(page, "console-returns")
