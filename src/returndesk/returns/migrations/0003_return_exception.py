@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('returns', '0002_return_claimed_order_number_and_more'),
+        ("returns", "0002_return_claimed_order_number_and_more"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='return',
-            name='exception_at',
+            model_name="return",
+            name="exception_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='return',
-            name='exception_reason',
+            model_name="return",
+            name="exception_reason",
             field=models.TextField(blank=True),
         ),
     ]
