@@ -68,6 +68,12 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
         lease=timedelta(minutes=30),
     ),
     PeriodicJob(
+        "prune_carrier_webhooks",
+        timedelta(hours=6),
+        "returndesk.shipping.services.carrier_webhooks_prune",
+        lease=timedelta(minutes=30),
+    ),
+    PeriodicJob(
         "prune_task_results",
         timedelta(hours=6),
         "returndesk.core.scheduling.task_results_prune",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from returndesk.core.ids import new_public_id
 from returndesk.core.models import MerchantOwnedModel, TimeStampedModel
 
 MODE_LABEL = "label"
@@ -42,10 +43,15 @@ class CarrierSettings(MerchantOwnedModel):
         return f"{self.merchant_id}: {', '.join(self.carriers)}"
 
 
+def new_route_id() -> str:
+    return new_public_id("rte")
+
+
 class FacilityRoute(MerchantOwnedModel):
     """Returns from a country (and region, when given) go to a facility. The most specific
     route wins (region over country over the catch-all with both empty), then `priority`."""
 
+    public_id = models.CharField(max_length=40, unique=True, default=new_route_id)
     facility = models.ForeignKey("tenants.Facility", on_delete=models.CASCADE, related_name="+")
     country = models.CharField(max_length=2, blank=True)
     region = models.CharField(max_length=100, blank=True)

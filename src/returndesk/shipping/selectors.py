@@ -3,6 +3,7 @@ label and what is printed on it."""
 
 from __future__ import annotations
 
+from django.db.models import Count, QuerySet
 from django_scopes import scopes_disabled
 
 from returndesk.catalog.models import Order, Product
@@ -15,7 +16,9 @@ from returndesk.shipping.labels import LabelDocument, PackingItem
 from returndesk.shipping.models import (
     ACTIVE,
     MODE_DROPOFF,
+    WEBHOOK_STATES,
     CarrierSettings,
+    CarrierWebhook,
     FacilityRoute,
     Label,
 )
@@ -197,3 +200,46 @@ def label_document(*, label: Label) -> LabelDocument:
         condition_required=condition,
         items=tuple(items),
     )
+
+
+def facilities_serving(*, merchant: Merchant) -> list[Facility]:
+    """The facilities a merchant's routes may send returns to, by code."""
+    return list(Facility.objects.filter(merchants=merchant).order_by("code"))
+
+
+def facility_routes_list(*, merchant: Merchant) -> list[FacilityRoute]:
+    """The merchant's routes as they are weighed: country, region, then priority."""
+    return list(
+        FacilityRoute.objects.filter(merchant=merchant)
+        .select_related("facility")
+        .order_by("country", "region", "priority", "id")
+    )
+
+
+def carrier_webhook_counts() -> dict[str, int]:
+    """How many stored carrier webhooks are in each state (every state, zero included)."""
+    counted = dict(
+        CarrierWebhook.objects.order_by()
+        .values_list("state")
+        .annotate(n=Count("pk"))
+        .values_list("state", "n")
+    )
+    return {state: counted.get(state, 0) for state in WEBHOOK_STATES}
+
+
+def carrier_webhooks_list(*, carrier: str = "", state: str = "") -> QuerySet[CarrierWebhook]:
+    """Stored carrier webhooks, newest first, without their bodies (a list never shows them)."""
+    found = CarrierWebhook.objects.select_related("merchant").defer("body", "headers")
+    if carrier:
+        found = found.filter(carrier=carrier)
+    if state:
+        found = found.filter(state=state)
+    return found.order_by("-created_at", "-pk")
+
+
+def carrier_webhook_get(*, public_id: str) -> CarrierWebhook:
+    found = CarrierWebhook.objects.select_related("merchant", "label").filter(public_id=public_id)
+    webhook = found.first()
+    if webhook is None:
+        raise NotFound(f"No carrier webhook '{public_id}'.")
+    return webhook

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from functools import partial
@@ -16,7 +17,13 @@ from django_scopes import scopes_disabled
 from returndesk.core.actors import Actor
 from returndesk.core.audit import audit_record
 from returndesk.core.codes import format_ran
-from returndesk.core.errors import ApplicationError, Conflict, FieldError, ValidationFailed
+from returndesk.core.errors import (
+    ApplicationError,
+    Conflict,
+    FieldError,
+    NotFound,
+    ValidationFailed,
+)
 from returndesk.core.ids import new_public_id, random_base32
 from returndesk.core.tenancy import merchant_scope
 from returndesk.returns.lifecycle import return_event_record
@@ -40,9 +47,17 @@ from returndesk.shipping.models import (
     PAID_BY_MERCHANT,
     VOID_PENDING,
     VOIDED,
+    WEBHOOK_FAILED,
+    WEBHOOK_IGNORED,
+    WEBHOOK_PENDING,
+    WEBHOOK_PROCESSED,
+    WEBHOOK_REJECTED,
+    WEBHOOK_UNMATCHED,
     CarrierSettings,
+    CarrierWebhook,
     FacilityRoute,
     Label,
+    TrackingEvent,
 )
 from returndesk.shipping.selectors import (
     carrier_settings_for,
@@ -52,6 +67,7 @@ from returndesk.shipping.selectors import (
     return_weight_grams,
     shopper_address,
 )
+from returndesk.shipping.tasks import process_carrier_webhook
 from returndesk.tenants.models import Facility, Merchant
 
 logger = logging.getLogger(__name__)
@@ -292,6 +308,35 @@ def labels_void_pending(*, now: datetime | None = None) -> int:
     return sum(label_void_attempt(merchant_id=m, label_id=i) for m, i in due)
 
 
+EASYPOST_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+COUNTRY = re.compile(r"^[A-Z]{2}$")
+MAX_EASYPOST_NAMES = 20
+MAX_ROUTE_PRIORITY = 1_000_000
+
+
+def _easypost_names(field: str, names: list[str] | None, errors: list[FieldError]) -> list[str]:
+    """Service names or carrier account ids, trimmed and each once; a bad one is a field error."""
+    cleaned = list(dict.fromkeys(n.strip() for n in names or [] if n.strip()))
+    bad = [n for n in cleaned if not EASYPOST_NAME.match(n)]
+    if bad:
+        errors.append(
+            FieldError(field, f"use letters, digits, '_', '.' or '-' only (not '{bad[0][:100]}')")
+        )
+    if len(cleaned) > MAX_EASYPOST_NAMES:
+        errors.append(FieldError(field, f"at most {MAX_EASYPOST_NAMES}"))
+    return cleaned
+
+
+def _settings_snapshot(row: CarrierSettings) -> dict[str, Any]:
+    return {
+        "carriers": list(row.carriers),
+        "mode": row.mode,
+        "easypost_services": list(row.easypost_services),
+        "easypost_carrier_accounts": list(row.easypost_carrier_accounts),
+        "prepaid_cost_amount": row.prepaid_cost_amount,
+    }
+
+
 def carrier_settings_update(
     *,
     actor: Actor,
@@ -312,6 +357,8 @@ def carrier_settings_update(
         errors.append(FieldError("mode", "use label or dropoff"))
     if mode == MODE_LABEL and not carriers:
         errors.append(FieldError("carriers", "choose at least one carrier for labels"))
+    services = _easypost_names("easypost_services", easypost_services, errors)
+    accounts = _easypost_names("easypost_carrier_accounts", easypost_carrier_accounts, errors)
     if prepaid_cost_amount < 0:
         errors.append(FieldError("prepaid_cost_amount", "must not be negative"))
     if errors:
@@ -320,11 +367,11 @@ def carrier_settings_update(
         row, _ = CarrierSettings.objects.select_for_update().get_or_create(
             merchant=merchant, defaults={"currency": merchant.currency}
         )
-        before = {"carriers": row.carriers, "mode": row.mode}
+        before = _settings_snapshot(row)
         row.carriers = list(dict.fromkeys(carriers))
         row.mode = mode
-        row.easypost_services = list(easypost_services or [])
-        row.easypost_carrier_accounts = list(easypost_carrier_accounts or [])
+        row.easypost_services = services
+        row.easypost_carrier_accounts = accounts
         row.prepaid_cost_amount = prepaid_cost_amount
         row.currency = merchant.currency
         row.save()
@@ -334,7 +381,7 @@ def carrier_settings_update(
             object_type="carrier_settings",
             object_ref=merchant.slug,
             merchant_id=merchant.pk,
-            changes={"before": before, "after": {"carriers": row.carriers, "mode": row.mode}},
+            changes={"before": before, "after": _settings_snapshot(row)},
         )
     return row
 
@@ -349,17 +396,40 @@ def facility_route_add(
     priority: int = 100,
 ) -> FacilityRoute:
     """Send returns from a country (and region) to one of the facilities serving the merchant."""
+    country, region = country.strip().upper(), region.strip().upper()
+    errors: list[FieldError] = []
     facility = Facility.objects.filter(code=facility_code, merchants=merchant).first()
     if facility is None:
-        raise ValidationFailed.on(
-            "facility", f"no facility '{facility_code}' serves {merchant.name}"
+        errors.append(
+            FieldError("facility", f"no facility '{facility_code}' serves {merchant.name}")
         )
+    if country and not COUNTRY.match(country):
+        errors.append(FieldError("country", "two letters, e.g. US, or empty for any country"))
+    if region and not country:
+        errors.append(FieldError("region", "a region needs its country"))
+    if len(region) > 100:
+        errors.append(FieldError("region", "at most 100 characters"))
+    if not 0 <= priority <= MAX_ROUTE_PRIORITY:
+        errors.append(FieldError("priority", f"a whole number from 0 to {MAX_ROUTE_PRIORITY}"))
+    if facility is not None and not errors:
+        same = FacilityRoute.objects.filter(
+            merchant=merchant, facility=facility, country=country, region=region
+        )
+        if same.exists():
+            errors.append(
+                FieldError(
+                    "country", f"{country or '*'}/{region or '*'} already goes to {facility.code}"
+                )
+            )
+    if errors:
+        raise ValidationFailed("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+    assert facility is not None
     with transaction.atomic():
         route = FacilityRoute.objects.create(
             merchant=merchant,
             facility=facility,
-            country=country.strip().upper(),
-            region=region.strip().upper(),
+            country=country,
+            region=region,
             priority=priority,
         )
         audit_record(
@@ -368,6 +438,131 @@ def facility_route_add(
             object_type="facility_route",
             object_ref=f"{route.country or '*'}/{route.region or '*'}",
             merchant_id=merchant.pk,
-            changes={"facility": facility.code, "priority": priority},
+            changes={"route": route.public_id, "facility": facility.code, "priority": priority},
         )
     return route
+
+
+def facility_route_remove(*, actor: Actor, merchant: Merchant, public_id: str) -> None:
+    """Stop routing by one of the merchant's routes; labels already issued keep their facility.
+    Another merchant's route is not found, exactly as an unknown one."""
+    with transaction.atomic():
+        route = (
+            FacilityRoute.objects.select_for_update()
+            .select_related("facility")
+            .filter(merchant=merchant, public_id=public_id)
+            .first()
+        )
+        if route is None:
+            raise NotFound(f"No route '{public_id}'.")
+        route.delete()
+        audit_record(
+            actor=actor,
+            action="shipping.route_removed",
+            object_type="facility_route",
+            object_ref=f"{route.country or '*'}/{route.region or '*'}",
+            merchant_id=merchant.pk,
+            changes={
+                "route": public_id,
+                "facility": route.facility.code,
+                "priority": route.priority,
+            },
+        )
+
+
+# --- carrier webhooks: what the provider's operators do with stored ones ---
+
+# What staff may send through processing again: a failed one (e.g. after a fix) or an unmatched
+# one (e.g. once the label exists). Rejected ones were never trusted; the others are done.
+WEBHOOK_RETRIABLE = (WEBHOOK_FAILED, WEBHOOK_UNMATCHED)
+# As on receipt (tracking.SWEEP_AFTER): the task goes first, the worker's sweep is the backstop.
+WEBHOOK_RETRY_SWEEP_AFTER = timedelta(minutes=1)
+
+
+class WebhookNotRetriable(Conflict):
+    code = "webhook_not_retriable"
+    title = "This webhook cannot be retried"
+
+
+def carrier_webhook_retry(*, actor: Actor, public_id: str) -> CarrierWebhook:
+    """Queue a failed or unmatched carrier webhook for processing again, with a fresh retry
+    schedule, through the same task as on receipt."""
+    now = timezone.now()
+    with transaction.atomic():
+        hook = CarrierWebhook.objects.select_for_update().filter(public_id=public_id).first()
+        if hook is None:
+            raise NotFound(f"No carrier webhook '{public_id}'.")
+        if hook.state not in WEBHOOK_RETRIABLE:
+            raise WebhookNotRetriable(
+                f"A {hook.state} webhook cannot be retried; only failed or unmatched ones."
+            )
+        if hook.claimed_until is not None and hook.claimed_until > now:
+            raise WebhookNotRetriable("The worker is processing it right now; look again shortly.")
+        before = {"state": hook.state, "attempts": hook.attempts, "detail": hook.detail[:500]}
+        hook.state = WEBHOOK_PENDING
+        hook.attempts = 0
+        hook.detail = ""
+        hook.next_attempt_at = now + WEBHOOK_RETRY_SWEEP_AFTER
+        hook.claimed_until = None
+        hook.claimed_by = ""
+        hook.save(
+            update_fields=[
+                "state",
+                "attempts",
+                "detail",
+                "next_attempt_at",
+                "claimed_until",
+                "claimed_by",
+                "updated_at",
+            ]
+        )
+        # The database backend writes the task in this transaction: both or neither.
+        process_carrier_webhook.enqueue(webhook_id=hook.pk)
+        audit_record(
+            actor=actor,
+            action="shipping.webhook_retried",
+            object_type="carrier_webhook",
+            object_ref=hook.public_id,
+            merchant_id=hook.merchant_id,
+            changes={
+                "state": {"from": before["state"], "to": WEBHOOK_PENDING},
+                "attempts": before["attempts"],
+                "detail": before["detail"],
+            },
+        )
+    return hook
+
+
+# How long stored carrier webhooks are kept, by state, counted from their arrival
+# (docs/tracking-webhooks.md, "Retention"). Pending, unmatched and failed ones are kept until
+# someone deals with them; the scans a processed one brought stay in TrackingEvent.
+WEBHOOK_RETENTION = {
+    WEBHOOK_REJECTED: timedelta(days=30),
+    WEBHOOK_IGNORED: timedelta(days=30),
+    WEBHOOK_PROCESSED: timedelta(days=180),
+}
+PRUNE_BATCH = 500
+PRUNE_MAX_BATCHES = 100  # per run, so one run stays well inside the job's lease
+
+
+def carrier_webhooks_prune(*, now: datetime | None = None) -> int:
+    """Delete stored carrier webhooks past their retention (a periodic job); the tracking
+    history they brought stays, no longer pointing at them. Answers how many were deleted."""
+    now = now or timezone.now()
+    deleted = 0
+    batches = 0
+    with scopes_disabled():  # TrackingEvent rows lose their link: they belong to merchants
+        for state, keep in WEBHOOK_RETENTION.items():
+            old = CarrierWebhook.objects.filter(state=state, created_at__lt=now - keep)
+            while batches < PRUNE_MAX_BATCHES:
+                ids = list(old.order_by("pk").values_list("pk", flat=True)[:PRUNE_BATCH])
+                if not ids:
+                    break
+                with transaction.atomic():
+                    TrackingEvent.objects.filter(webhook_id__in=ids).update(webhook=None)
+                    count, _ = CarrierWebhook.objects.filter(pk__in=ids, state=state).delete()
+                deleted += count
+                batches += 1
+    if deleted:
+        logger.info("pruned %d stored carrier webhooks", deleted)
+    return deleted

@@ -36,6 +36,8 @@ PROVIDER_MERCHANTS = "provider.merchants"
 PROVIDER_FACILITIES = "provider.facilities"
 PROVIDER_BILLING = "provider.billing"
 PROVIDER_SLAS = "provider.slas"
+# Carriers' inbound webhooks arrive before anyone knows the merchant: a provider-wide concern.
+PROVIDER_WEBHOOKS = "provider.webhooks"
 MERCHANT_SETTINGS = "merchant.settings"
 AUDIT_VIEW = "audit.view"
 
@@ -84,7 +86,7 @@ MERCHANT_ADMIN = (
 )
 MERCHANT_VIEWER = frozenset({RETURNS_VIEW, ANALYTICS_VIEW, CATALOG_VIEW})
 PROVIDER_ADMIN = MERCHANT_ADMIN | frozenset(
-    {PROVIDER_MERCHANTS, PROVIDER_FACILITIES, PROVIDER_BILLING, PROVIDER_SLAS}
+    {PROVIDER_MERCHANTS, PROVIDER_FACILITIES, PROVIDER_BILLING, PROVIDER_SLAS, PROVIDER_WEBHOOKS}
 )
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
