@@ -15,7 +15,8 @@ from django.http import HttpRequest
 from returndesk.returns.inputs import ReturnInput, ReturnLineInput
 from returndesk.tenants.models import Merchant
 
-ORDER_KEY = "portal_order"  # {"merchant", "order", "gift", "number", "email", "postal"}
+# {"merchant", "order", "gift", "number", "email", "postal", "receipt"}
+ORDER_KEY = "portal_order"
 DRAFT_KEY = "portal_draft"
 DONE_KEY = "portal_done"  # confirm token -> RAN, for a repeated confirm
 RETURNS_KEY = "portal_returns"  # RANs this session created, whose confirmation it may see
@@ -24,7 +25,9 @@ MAX_PHOTOS = 10  # per line, as the API allows
 
 @dataclass(frozen=True)
 class Found:
-    """Step 1's answer: the order, and how the shopper proved it."""
+    """Step 1's answer: the order, and how the shopper proved it. A return on a receipt has no
+    order in the system (`order_id` 0): the number as written on the receipt, the shopper's
+    e-mail and the receipt's upload id."""
 
     merchant_id: int
     order_id: int
@@ -32,6 +35,12 @@ class Found:
     number: str
     email: str
     postal: str
+    receipt: str = ""
+
+    @property
+    def subject(self) -> str:
+        """What a draft belongs to: the order, or the receipt."""
+        return f"receipt:{self.receipt}" if self.receipt else f"order:{self.order_id}"
 
 
 def remember_order(
@@ -50,6 +59,23 @@ def remember_order(
     request.session.pop(DRAFT_KEY, None)
 
 
+def remember_receipt(
+    request: HttpRequest, *, merchant: Merchant, number: str, email: str, receipt: str
+) -> None:
+    """Step 1 on a receipt: the order is not in the system, so the receipt is the proof."""
+    request.session.cycle_key()
+    request.session[ORDER_KEY] = {
+        "merchant": merchant.pk,
+        "order": 0,
+        "gift": False,
+        "number": number,
+        "email": email,
+        "postal": "",
+        "receipt": receipt,
+    }
+    request.session.pop(DRAFT_KEY, None)
+
+
 def found_order(request: HttpRequest, merchant: Merchant) -> Found | None:
     data = request.session.get(ORDER_KEY) or {}
     if data.get("merchant") != merchant.pk or not data.get("number"):
@@ -61,6 +87,7 @@ def found_order(request: HttpRequest, merchant: Merchant) -> Found | None:
         number=str(data["number"]),
         email=str(data.get("email", "")),
         postal=str(data.get("postal", "")),
+        receipt=str(data.get("receipt", "")),
     )
 
 
@@ -72,8 +99,8 @@ def forget_order(request: HttpRequest) -> None:
 def draft_of(request: HttpRequest, found: Found) -> dict[str, Any]:
     """The return being put together for the order found (a fresh one for another order)."""
     draft = request.session.get(DRAFT_KEY)
-    if not isinstance(draft, dict) or draft.get("order") != found.order_id:
-        draft = {"order": found.order_id, "lines": [], "resolution": "", "recipient_email": ""}
+    if not isinstance(draft, dict) or draft.get("order") != found.subject:
+        draft = {"order": found.subject, "lines": [], "resolution": "", "recipient_email": ""}
     return draft
 
 
@@ -82,9 +109,11 @@ def draft_save(request: HttpRequest, draft: dict[str, Any]) -> None:
     request.session[DRAFT_KEY] = draft
 
 
-def draft_line(line_id: str, n: int, quantity: int) -> dict[str, Any]:
+def draft_line(line_id: str, n: int, quantity: int, *, sku: str = "") -> dict[str, Any]:
+    """One item of the draft: an order line, or (on a receipt, `sku`) a catalogue product."""
     return {
         "line_id": line_id,
+        "sku": sku,
         "n": n,
         "quantity": quantity,
         "reason": "",
@@ -109,17 +138,20 @@ def draft_fingerprint(draft: dict[str, Any]) -> str:
 def return_input(
     found: Found, draft: dict[str, Any], *, resolution: str | None = None
 ) -> ReturnInput:
-    """The draft as the services take it, with the proof the shopper gave in step 1."""
+    """The draft as the services take it, with the proof the shopper gave in step 1. On a
+    receipt the lines name products by SKU; the services number them R1, R2... in this order."""
     return ReturnInput(
         order_number=found.number,
         email="" if found.gift else found.email,
         gift_postal_code=found.postal if found.gift else "",
         gift_recipient_email=str(draft.get("recipient_email", "")) if found.gift else "",
         channel="portal",
+        proof_of_purchase_upload_id=found.receipt,
         resolution=resolution or str(draft.get("resolution", "")),
         lines=tuple(
             ReturnLineInput(
-                line_id=line["line_id"],
+                line_id="" if found.receipt else line["line_id"],
+                sku=str(line.get("sku", "")) if found.receipt else "",
                 quantity=int(line["quantity"]),
                 reason=line["reason"],
                 comment=line["comment"],

@@ -1,10 +1,12 @@
 from django.urls import path
 
-from returndesk.portal.views import confirm, flow, lookup, shipping, status
+from returndesk.portal.views import confirm, flow, lookup, receipt, shipping, status
 
 app_name = "portal"
 urlpatterns = [
     path("<slug:slug>/", lookup.find_order, name="find"),
+    path("<slug:slug>/receipt/", lookup.find_receipt, name="receipt"),
+    path("<slug:slug>/receipt/items/", receipt.items, name="receipt_items"),
     path("<slug:slug>/order/", flow.items, name="order"),
     path("<slug:slug>/reasons/", flow.reasons, name="reasons"),
     path("<slug:slug>/resolution/", flow.resolution, name="resolution"),

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.files.uploadedfile import UploadedFile
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from returndesk.core.actors import Actor
 from returndesk.core.colours import readable_on
-from returndesk.core.errors import FieldError
+from returndesk.core.errors import FieldError, ValidationFailed
+from returndesk.core.uploads import MAX_UPLOAD_BYTES, upload_create
 from returndesk.tenants.models import Merchant
 
 
@@ -65,3 +67,24 @@ def problem_text(message: str) -> str:
     if not message:
         return _("Something went wrong. Please try again.")
     return message[0].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+def image_upload(
+    *, actor: Actor, merchant: Merchant, upload: UploadedFile, purpose: str
+) -> tuple[str, str]:
+    """A shopper's photo or receipt through the upload service (checked by content, capped,
+    metadata stripped): (the upload's id, "") or ("", why it can't be used)."""
+    name = upload.name or _("the file")
+    if (upload.size or 0) > MAX_UPLOAD_BYTES:
+        return "", _("“%(name)s” is over %(mb)d MB. Send a smaller photo.") % {
+            "name": name,
+            "mb": MAX_UPLOAD_BYTES // 2**20,
+        }
+    try:
+        stored = upload_create(
+            actor=actor, merchant_id=merchant.pk, data=upload.read(), purpose=purpose
+        )
+    except ValidationFailed as exc:
+        problem = exc.errors[0].message if exc.errors else exc.detail
+        return "", _("“%(name)s” can't be used: %(problem)s.") % {"name": name, "problem": problem}
+    return stored.public_id, ""

@@ -38,9 +38,15 @@ from returndesk.portal.state import (
 )
 from returndesk.portal.symbols import code128_svg, qr_svg
 from returndesk.portal.views.common import merchant_or_404, page, problem_text, shopper
-from returndesk.portal.views.flow import check, line_errors, reasons_done, shopper_step
+from returndesk.portal.views.flow import (
+    check,
+    draft_items,
+    line_errors,
+    reasons_done,
+    shopper_step,
+)
 from returndesk.portal.views.shipping import label_context, label_try_issue
-from returndesk.returns.models import AUTHORIZED, Return
+from returndesk.returns.models import AUTHORIZED, Return, ReturnLine
 from returndesk.returns.selectors import return_get
 from returndesk.returns.services import return_create
 from returndesk.returns.shopper import return_packing
@@ -123,10 +129,6 @@ def figures(merchant: Merchant, decision: dict[str, Any], names: dict[str, str])
     }
 
 
-def _names(found: Found) -> dict[str, str]:
-    return dict(OrderLine.objects.filter(order_id=found.order_id).values_list("line_id", "name"))
-
-
 @shopper_step
 def review(request: HttpRequest, merchant: Merchant, found: Found) -> HttpResponse:
     """Step 5: the figures as the policy has them now, and the button that makes the return."""
@@ -157,7 +159,7 @@ def _show_review(
     errors: list[str] | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    names = _names(found)
+    names = {key: line.name for key, line in draft_items(request, found, draft).items()}
     try:
         decision = check(request, merchant, found, draft)["decision"]
     except ValidationFailed as exc:
@@ -273,14 +275,22 @@ def symbols(ran: str) -> dict[str, Any]:
     }
 
 
+def _line_names(ret: Return, decision: dict[str, Any]) -> dict[str, str]:
+    """The decision's line ids as item names. A return on a receipt has no order: its lines
+    were made from the eligible verdicts (R1, R2...), in their order."""
+    if ret.order_id:
+        return dict(OrderLine.objects.filter(order_id=ret.order_id).values_list("line_id", "name"))
+    eligible = [v["line_id"] for v in decision.get("verdicts", []) if v.get("eligible")]
+    made = (
+        ReturnLine.objects.filter(return_request=ret).order_by("pk").values_list("name", flat=True)
+    )
+    return dict(zip(eligible, made, strict=False))
+
+
 def return_context(merchant: Merchant, ret: Return) -> dict[str, Any]:
     """What the confirmation and the status page both show of a return."""
-    names = dict(
-        OrderLine.objects.filter(order_id=ret.order_id).values_list("line_id", "name")
-        if ret.order_id
-        else []
-    )
     decision = ret.decision or {}
+    names = _line_names(ret, decision)
     context: dict[str, Any] = {
         "ret": ret,
         "ran": format_ran(ret.ran),

@@ -14,10 +14,10 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from returndesk.catalog.models import Order, OrderLine
+from returndesk.catalog.models import Order, OrderLine, Product
 from returndesk.core.errors import ValidationFailed
 from returndesk.core.tenancy import merchant_scope
-from returndesk.core.uploads import MAX_UPLOAD_BYTES, upload_create
+from returndesk.core.uploads import MAX_UPLOAD_BYTES
 from returndesk.policies.document import PolicyDocument
 from returndesk.policies.selectors import policy_current
 from returndesk.policies.services import policy_document
@@ -32,7 +32,13 @@ from returndesk.portal.state import (
     found_order,
     return_input,
 )
-from returndesk.portal.views.common import merchant_or_404, page, problem_text, shopper
+from returndesk.portal.views.common import (
+    image_upload,
+    merchant_or_404,
+    page,
+    problem_text,
+    shopper,
+)
 from returndesk.returns.selectors import OrderNotFound
 from returndesk.returns.services import eligibility_check
 from returndesk.returns.shopper import exchange_options
@@ -53,6 +59,12 @@ def policy_of(merchant: Merchant) -> PolicyDocument:
     return policy_document(policy_current(merchant=merchant))
 
 
+def receipts_accepted(merchant: Merchant) -> bool:
+    """The policy lets a shopper whose order is not in the system return on a receipt."""
+    with merchant_scope(merchant):
+        return policy_of(merchant).proof_of_purchase == "order_or_receipt"
+
+
 def offered(found: Found, policy: PolicyDocument) -> tuple[str, ...]:
     """The resolutions this shopper may choose: a gift's recipient gets store credit only."""
     if found.gift:
@@ -66,6 +78,32 @@ def order_and_lines(request: HttpRequest, found: Found) -> tuple[Order, list[Ord
         forget_order(request)
         raise Restart
     return order, list(OrderLine.objects.filter(order=order).order_by("position"))
+
+
+def draft_items(request: HttpRequest, found: Found, draft: dict[str, Any]) -> dict[str, OrderLine]:
+    """The draft's items by line id: the order's lines, or on a receipt the catalogue's
+    products as unsaved stand-in lines (as the services price them)."""
+    if not found.receipt:
+        return {line.line_id: line for line in order_and_lines(request, found)[1]}
+    products = {
+        p.sku: p
+        for p in Product.objects.filter(
+            merchant_id=found.merchant_id, sku__in={line["sku"] for line in draft["lines"]}
+        )
+    }
+    return {
+        line["line_id"]: OrderLine(
+            line_id=line["line_id"],
+            sku=product.sku,
+            name=product.name,
+            product=product,
+            quantity=int(line["quantity"]),
+            unit_price_amount=product.price_amount,
+            currency=product.currency,
+        )
+        for line in draft["lines"]
+        if (product := products.get(line["sku"])) is not None
+    }
 
 
 def check(
@@ -136,6 +174,8 @@ def shopper_step(view: Any) -> Any:
 @shopper_step
 def items(request: HttpRequest, merchant: Merchant, found: Found) -> HttpResponse:
     """Step 2: which items, how many; the ones the policy refuses say why."""
+    if found.receipt:
+        return redirect(reverse("portal:receipt_items", args=[merchant.slug]))
     order, lines = order_and_lines(request, found)
     if not lines:
         return _unavailable(request, merchant, _("This order has no items to return."))
@@ -248,7 +288,7 @@ def _gift_unavailable(merchant: Merchant) -> str:
 MAX_SUBMIT_BYTES = 4 * MAX_UPLOAD_BYTES
 
 
-def _too_large(request: HttpRequest) -> bool:
+def too_large(request: HttpRequest) -> bool:
     try:
         return int(request.META.get("CONTENT_LENGTH") or 0) > MAX_SUBMIT_BYTES
     except ValueError:
@@ -261,14 +301,13 @@ def reasons(request: HttpRequest, merchant: Merchant, found: Found) -> HttpRespo
     draft = draft_of(request, found)
     if not draft["lines"]:
         return redirect(reverse("portal:order", args=[merchant.slug]))
-    lines = order_and_lines(request, found)[1]
-    names = {line.line_id: line.name for line in lines}
+    names = {key: line.name for key, line in draft_items(request, found, draft).items()}
     policy = policy_of(merchant)
     by_code = {reason.code: reason for reason in policy.reasons}
     errors: dict[int, dict[str, str]] = {}
     general: list[str] = []
 
-    if request.method == "POST" and _too_large(request):
+    if request.method == "POST" and too_large(request):
         general.append(
             _("The photos are too large together. Send at most %(mb)d MB at a time.")
             % {"mb": MAX_SUBMIT_BYTES // 2**20}
@@ -284,30 +323,18 @@ def reasons(request: HttpRequest, merchant: Merchant, found: Found) -> HttpRespo
             if request.POST.get(f"remove-photos-{n}"):
                 line["photos"] = []
             for upload in request.FILES.getlist(f"photos-{n}"):
-                name = upload.name or _("the file")
                 if len(line["photos"]) >= MAX_PHOTOS:
                     mine["photos"] = _("Add at most %(most)d photos per item.") % {
                         "most": MAX_PHOTOS
                     }
                     break
-                if (upload.size or 0) > MAX_UPLOAD_BYTES:
-                    mine["photos"] = _("“%(name)s” is over %(mb)d MB. Send a smaller photo.") % {
-                        "name": name,
-                        "mb": MAX_UPLOAD_BYTES // 2**20,
-                    }
+                stored, problem = image_upload(
+                    actor=actor, merchant=merchant, upload=upload, purpose="photo"
+                )
+                if problem:
+                    mine["photos"] = problem
                     continue
-                try:
-                    stored = upload_create(
-                        actor=actor, merchant_id=merchant.pk, data=upload.read(), purpose="photo"
-                    )
-                except ValidationFailed as exc:
-                    problem = exc.errors[0].message if exc.errors else exc.detail
-                    mine["photos"] = _("“%(name)s” can't be used: %(problem)s.") % {
-                        "name": name,
-                        "problem": problem,
-                    }
-                    continue
-                line["photos"].append(stored.public_id)
+                line["photos"].append(stored)
             if not line["reason"]:
                 mine["reason"] = _("Choose a reason for returning this item.")
             elif (
@@ -374,8 +401,7 @@ def resolution(request: HttpRequest, merchant: Merchant, found: Found) -> HttpRe
     draft = draft_of(request, found)
     if not reasons_done(draft):
         return redirect(reverse("portal:reasons", args=[merchant.slug]))
-    lines = order_and_lines(request, found)[1]
-    by_id = {line.line_id: line for line in lines}
+    by_id = draft_items(request, found, draft)
     policy = policy_of(merchant)
     codes = offered(found, policy)
     if not codes:

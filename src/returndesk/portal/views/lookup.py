@@ -1,4 +1,5 @@
-"""Finding things without an account: the order (step 1) and, later, the return.
+"""Finding things without an account: the order (step 1; or, where the policy accepts
+receipts, the receipt for an order not in the system) and, later, the return.
 
 Both are rate-limited per client and per order or return (R7 of QUALITY.md), and a wrong
 combination reads exactly like an unknown one.
@@ -8,7 +9,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -17,8 +20,15 @@ from returndesk.core.codes import RanInvalid, format_ran, parse_ran
 from returndesk.core.ratelimit import Limit, Verdict, rate_limit_hit
 from returndesk.core.tenancy import merchant_scope
 from returndesk.portal.links import status_url
-from returndesk.portal.state import remember_order
-from returndesk.portal.views.common import client_address, merchant_or_404, page
+from returndesk.portal.state import remember_order, remember_receipt
+from returndesk.portal.views.common import (
+    client_address,
+    image_upload,
+    merchant_or_404,
+    page,
+    shopper,
+)
+from returndesk.portal.views.flow import receipts_accepted, too_large
 from returndesk.returns.selectors import OrderNotFound, order_for_shopper
 from returndesk.returns.shopper import ReturnNotFound, return_for_shopper
 from returndesk.tenants.models import Merchant
@@ -52,7 +62,7 @@ def _too_many(
 def find_order(request: HttpRequest, slug: str) -> HttpResponse:
     """Step 1: the order number with the e-mail (or, for a gift, the postal code)."""
     merchant = merchant_or_404(slug)
-    context: dict = {"error": "", "values": {}}
+    context: dict = {"error": "", "values": {}, "receipts": receipts_accepted(merchant)}
     if request.method != "POST":
         return page(request, "portal/find.html", merchant, context)
     number = request.POST.get("order_number", "").strip()
@@ -86,6 +96,7 @@ def find_order(request: HttpRequest, slug: str) -> HttpResponse:
                 "We couldn't find an order with these details. Check the order number and "
                 "the e-mail address (or postal code) and try again."
             )
+            context["not_found"] = True  # and, if the policy allows, the receipt's way in
             return page(request, "portal/find.html", merchant, context, status=404)
     remember_order(
         request,
@@ -96,6 +107,70 @@ def find_order(request: HttpRequest, slug: str) -> HttpResponse:
         postal=postal,
     )
     return redirect(reverse("portal:order", args=[merchant.slug]))
+
+
+def find_receipt(request: HttpRequest, slug: str) -> HttpResponse:
+    """Step 1 on a receipt, where the policy accepts one: the number as written on it, the
+    shopper's e-mail and a photo of it. Counted with step 1's lookups, since a number and an
+    e-mail that match an order lead to that order, as step 1 would."""
+    merchant = merchant_or_404(slug)
+    if not receipts_accepted(merchant):
+        raise Http404
+    context: dict = {"error": "", "errors": [], "field_errors": {}, "values": {}}
+    if request.method != "POST":
+        return page(request, "portal/receipt.html", merchant, context)
+    number = request.POST.get("receipt_number", "").strip()[:100]
+    email = request.POST.get("email", "").strip()
+    context["values"] = {"receipt_number": number, "email": email}
+    problems = context["field_errors"]
+    receipt = ""
+    if too_large(request):
+        problems["receipt"] = _("The photo is too large. Send a smaller one.")
+    elif not request.FILES.get("receipt"):
+        problems["receipt"] = _("Add a photo of your receipt.")
+    if not number:
+        problems["receipt_number"] = _("Enter the order number or reference on your receipt.")
+    try:
+        validate_email(email)
+    except ValidationError:
+        problems["email"] = _("Enter your e-mail address, like name@example.com.")
+    if not problems:
+        refused = _limited(
+            ((PER_CLIENT, client_address(request)), (PER_ORDER, f"{merchant.pk}:{number}"))
+        )
+        if refused is not None:
+            return _too_many(request, "portal/receipt.html", merchant, context, refused)
+        with merchant_scope(merchant):
+            try:
+                order = order_for_shopper(
+                    merchant=merchant, order_number=number, email=email, postal_code=""
+                )
+            except OrderNotFound:
+                order = None
+            if order is not None:  # it is in the system after all: the order's own way
+                remember_order(
+                    request,
+                    merchant=merchant,
+                    order_id=order.pk,
+                    number=order.order_number,
+                    email=email,
+                    postal="",
+                )
+                return redirect(reverse("portal:order", args=[merchant.slug]))
+            receipt, problem = image_upload(
+                actor=shopper(gift=False),
+                merchant=merchant,
+                upload=request.FILES["receipt"],
+                purpose="receipt",
+            )
+        if problem:
+            problems["receipt"] = problem
+    if problems:
+        order_of_fields = ("receipt_number", "email", "receipt")
+        context["errors"] = [(name, problems[name]) for name in order_of_fields if name in problems]
+        return page(request, "portal/receipt.html", merchant, context, status=422)
+    remember_receipt(request, merchant=merchant, number=number, email=email, receipt=receipt)
+    return redirect(reverse("portal:receipt_items", args=[merchant.slug]))
 
 
 def find_return(request: HttpRequest, slug: str) -> HttpResponse:
