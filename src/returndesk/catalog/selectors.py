@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from returndesk.catalog.models import Order, OrderLine, Product, Tender
 from returndesk.core.errors import NotFound
@@ -18,6 +18,21 @@ def product_get(*, merchant: Merchant, sku: str) -> Product:
 
 def product_list(*, merchant: Merchant) -> QuerySet[Product]:
     return Product.objects.filter(merchant=merchant).order_by("sku")
+
+
+def product_search(*, merchant: Merchant, query: str, limit: int = 20) -> list[Product]:
+    """Products whose SKU or name contains the words typed, by name; an exact SKU first."""
+    query = query.strip()
+    if not query:
+        return []
+    products = Product.objects.filter(merchant=merchant)
+    exact = list(products.filter(sku__iexact=query)[:1])
+    alike = (
+        products.filter(Q(sku__icontains=query) | Q(name__icontains=query))
+        .exclude(pk__in=[p.pk for p in exact])
+        .order_by("name", "sku")
+    )
+    return [*exact, *alike[: limit - len(exact)]]
 
 
 def _with_details(qs: QuerySet[Order]) -> QuerySet[Order]:
