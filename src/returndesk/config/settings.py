@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "returndesk.notifications",
     "returndesk.returns",
     "returndesk.shipping",
+    "returndesk.warehouse",
     "returndesk.api",
     "returndesk.cli",
     "returndesk.console",
