@@ -67,7 +67,9 @@ NAVIGATION = (
     ("console:admin_settings", "Settings", perm.MERCHANT_SETTINGS),
     ("console:admin_users", "Users", perm.USERS_MANAGE),
     ("console:admin_apikeys", "API keys", perm.APIKEYS_MANAGE),
+    ("console:admin_shipping", "Shipping", perm.INTEGRATIONS_MANAGE),
     ("console:provider_merchants", "Merchants", perm.PROVIDER_MERCHANTS),
     ("console:provider_facilities", "Facilities", perm.PROVIDER_FACILITIES),
+    ("console:provider_webhooks", "Carrier webhooks", perm.PROVIDER_WEBHOOKS),
     ("console:audit", "Audit log", perm.AUDIT_VIEW),
 )

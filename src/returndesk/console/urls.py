@@ -4,6 +4,7 @@ from returndesk.console.views import (
     admin,
     agent,
     audit,
+    carriers,
     common,
     policy,
     returns,
@@ -15,6 +16,7 @@ app_name = "console"
 urlpatterns = [
     *common.urlpatterns,
     *admin.urlpatterns,
+    *carriers.urlpatterns,
     *audit.urlpatterns,
     *shipping.urlpatterns,  # before returns: its <ran>/<action>/ would take label/
     *returns.urlpatterns,

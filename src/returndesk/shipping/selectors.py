@@ -216,10 +216,14 @@ def facility_routes_list(*, merchant: Merchant) -> list[FacilityRoute]:
     )
 
 
-def carrier_webhook_counts() -> dict[str, int]:
-    """How many stored carrier webhooks are in each state (every state, zero included)."""
+def carrier_webhook_counts(*, carrier: str = "") -> dict[str, int]:
+    """How many stored carrier webhooks (of one carrier, when given) are in each state, every
+    state included."""
+    found = CarrierWebhook.objects.all()
+    if carrier:
+        found = found.filter(carrier=carrier)
     counted = dict(
-        CarrierWebhook.objects.order_by()
+        found.order_by()
         .values_list("state")
         .annotate(n=Count("pk"))
         .values_list("state", "n")
@@ -238,7 +242,9 @@ def carrier_webhooks_list(*, carrier: str = "", state: str = "") -> QuerySet[Car
 
 
 def carrier_webhook_get(*, public_id: str) -> CarrierWebhook:
-    found = CarrierWebhook.objects.select_related("merchant", "label").filter(public_id=public_id)
+    found = CarrierWebhook.objects.select_related("merchant", "label__return_request").filter(
+        public_id=public_id
+    )
     webhook = found.first()
     if webhook is None:
         raise NotFound(f"No carrier webhook '{public_id}'.")

@@ -337,6 +337,32 @@ def _settings_snapshot(row: CarrierSettings) -> dict[str, Any]:
     }
 
 
+def carrier_settings_errors(
+    *,
+    carriers: list[str],
+    mode: str = MODE_LABEL,
+    easypost_services: list[str] | None = None,
+    easypost_carrier_accounts: list[str] | None = None,
+    prepaid_cost_amount: int = 0,
+) -> list[FieldError]:
+    """What is wrong with carrier settings, every field at once (empty when they may be saved);
+    a form that could not even read one of its fields shows the others' errors with it."""
+    errors = [
+        FieldError("carriers", f"unknown carrier '{c}'; use {', '.join(CARRIER_CODES)}")
+        for c in carriers
+        if c not in CARRIER_CODES
+    ]
+    if mode not in (MODE_LABEL, MODE_DROPOFF):
+        errors.append(FieldError("mode", "use label or dropoff"))
+    if mode == MODE_LABEL and not carriers:
+        errors.append(FieldError("carriers", "choose at least one carrier for labels"))
+    _easypost_names("easypost_services", easypost_services, errors)
+    _easypost_names("easypost_carrier_accounts", easypost_carrier_accounts, errors)
+    if prepaid_cost_amount < 0:
+        errors.append(FieldError("prepaid_cost_amount", "must not be negative"))
+    return errors
+
+
 def carrier_settings_update(
     *,
     actor: Actor,
@@ -348,21 +374,17 @@ def carrier_settings_update(
     prepaid_cost_amount: int = 0,
 ) -> CarrierSettings:
     """Choose the merchant's carriers (in order of preference) and label or drop-off."""
-    errors = [
-        FieldError("carriers", f"unknown carrier '{c}'; use {', '.join(CARRIER_CODES)}")
-        for c in carriers
-        if c not in CARRIER_CODES
-    ]
-    if mode not in (MODE_LABEL, MODE_DROPOFF):
-        errors.append(FieldError("mode", "use label or dropoff"))
-    if mode == MODE_LABEL and not carriers:
-        errors.append(FieldError("carriers", "choose at least one carrier for labels"))
-    services = _easypost_names("easypost_services", easypost_services, errors)
-    accounts = _easypost_names("easypost_carrier_accounts", easypost_carrier_accounts, errors)
-    if prepaid_cost_amount < 0:
-        errors.append(FieldError("prepaid_cost_amount", "must not be negative"))
+    errors = carrier_settings_errors(
+        carriers=carriers,
+        mode=mode,
+        easypost_services=easypost_services,
+        easypost_carrier_accounts=easypost_carrier_accounts,
+        prepaid_cost_amount=prepaid_cost_amount,
+    )
     if errors:
         raise ValidationFailed("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+    services = _easypost_names("easypost_services", easypost_services, [])
+    accounts = _easypost_names("easypost_carrier_accounts", easypost_carrier_accounts, [])
     with transaction.atomic():
         row, _ = CarrierSettings.objects.select_for_update().get_or_create(
             merchant=merchant, defaults={"currency": merchant.currency}
