@@ -10,7 +10,16 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from returndesk.api import carriers, labels, orders, policy, products, returns, uploads
+from returndesk.api import (
+    carriers,
+    labels,
+    orders,
+    policy,
+    products,
+    receipts,
+    returns,
+    uploads,
+)
 from returndesk.api.auth import ApiKeyAuth
 from returndesk.api.problems import problem, problem_from
 from returndesk.core.errors import ApplicationError, FieldError
@@ -33,6 +42,7 @@ api.add_router("", returns.router)
 api.add_router("", uploads.router)
 api.add_router("", labels.router)
 api.add_router("", carriers.router)
+api.add_router("", receipts.router)
 
 
 def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
