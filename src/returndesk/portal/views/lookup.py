@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import validate_email
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -124,9 +125,10 @@ def find_receipt(request: HttpRequest, slug: str) -> HttpResponse:
     context["values"] = {"receipt_number": number, "email": email}
     problems = context["field_errors"]
     receipt = ""
+    upload = request.FILES.get("receipt")
     if too_large(request):
         problems["receipt"] = _("The photo is too large. Send a smaller one.")
-    elif not request.FILES.get("receipt"):
+    elif not isinstance(upload, UploadedFile):
         problems["receipt"] = _("Add a photo of your receipt.")
     if not number:
         problems["receipt_number"] = _("Enter the order number or reference on your receipt.")
@@ -134,7 +136,7 @@ def find_receipt(request: HttpRequest, slug: str) -> HttpResponse:
         validate_email(email)
     except ValidationError:
         problems["email"] = _("Enter your e-mail address, like name@example.com.")
-    if not problems:
+    if not problems and isinstance(upload, UploadedFile):
         refused = _limited(
             ((PER_CLIENT, client_address(request)), (PER_ORDER, f"{merchant.pk}:{number}"))
         )
@@ -160,7 +162,7 @@ def find_receipt(request: HttpRequest, slug: str) -> HttpResponse:
             receipt, problem = image_upload(
                 actor=shopper(gift=False),
                 merchant=merchant,
-                upload=request.FILES["receipt"],
+                upload=upload,
                 purpose="receipt",
             )
         if problem:
