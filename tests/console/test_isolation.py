@@ -19,7 +19,8 @@ from returndesk.core.actors import Actor
 from returndesk.core.tenancy import merchant_scope
 from returndesk.returns.selectors import return_get
 from returndesk.returns.services import return_act
-from returndesk.shipping.services import label_issue
+from returndesk.shipping.models import WEBHOOK_FAILED, CarrierWebhook
+from returndesk.shipping.services import facility_route_add, label_issue
 from returndesk.tenants.models import Merchant
 from returndesk.tenants.services import apikey_create, facility_create
 from tests.console.test_console import pending, signed_in, staff  # noqa: F401 - fixtures
@@ -61,6 +62,15 @@ def values(merchant: Merchant, pending: str) -> dict[str, Any]:  # noqa: F811
             reason="ok",
         )
         label_issue(actor=actor, ret=ret)
+        route = facility_route_add(actor=actor, merchant=merchant, facility_code="FAC1")
+    webhook = CarrierWebhook.objects.create(  # provider-wide, but only under a seat's slug
+        public_id="cwh_ISOLATION",
+        carrier="prepaid",
+        format="generic",
+        body=b"{}",
+        signature_valid=True,
+        state=WEBHOOK_FAILED,
+    )
     return {
         "slug": merchant.slug,
         "ran": pending,
@@ -68,6 +78,11 @@ def values(merchant: Merchant, pending: str) -> dict[str, Any]:  # noqa: F811
         "public_id": key.public_id,
         "merchant_slug": merchant.slug,
         "version": 1,
+        "route_id": route.public_id,
+        "webhook_id": webhook.public_id,
+        "facility": "FAC1",
+        "receipt": "rcpt_none",
+        "package": "unid_none",
     }
 
 
