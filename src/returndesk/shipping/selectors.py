@@ -223,10 +223,7 @@ def carrier_webhook_counts(*, carrier: str = "") -> dict[str, int]:
     if carrier:
         found = found.filter(carrier=carrier)
     counted = dict(
-        found.order_by()
-        .values_list("state")
-        .annotate(n=Count("pk"))
-        .values_list("state", "n")
+        found.order_by().values_list("state").annotate(n=Count("pk")).values_list("state", "n")
     )
     return {state: counted.get(state, 0) for state in WEBHOOK_STATES}
 
