@@ -63,6 +63,7 @@ NAVIGATION = (
     ("console:returns", "Returns", perm.RETURNS_VIEW),
     ("console:review", "Review queue", perm.RETURNS_REVIEW),
     ("console:return_new", "New return", perm.RETURNS_CREATE),
+    ("console:station_start", "Receiving", perm.RECEIVING),
     ("console:policy", "Policy", perm.POLICY_MANAGE),
     ("console:admin_settings", "Settings", perm.MERCHANT_SETTINGS),
     ("console:admin_users", "Users", perm.USERS_MANAGE),

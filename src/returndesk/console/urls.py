@@ -10,6 +10,7 @@ from returndesk.console.views import (
     returns,
     review,
     shipping,
+    station,
 )
 
 app_name = "console"
@@ -19,6 +20,7 @@ urlpatterns = [
     *carriers.urlpatterns,
     *audit.urlpatterns,
     *shipping.urlpatterns,  # before returns: its <ran>/<action>/ would take label/
+    *station.urlpatterns,
     *returns.urlpatterns,
     *agent.urlpatterns,
     *review.urlpatterns,
