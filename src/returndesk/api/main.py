@@ -18,6 +18,7 @@ from returndesk.api import (
     products,
     receipts,
     returns,
+    shipping,
     uploads,
 )
 from returndesk.api.auth import ApiKeyAuth
@@ -42,6 +43,7 @@ api.add_router("", returns.router)
 api.add_router("", uploads.router)
 api.add_router("", labels.router)
 api.add_router("", carriers.router)
+api.add_router("", shipping.router)
 api.add_router("", receipts.router)
 
 
