@@ -52,6 +52,8 @@ def form(**overrides: Any) -> dict[str, Any]:
         "note": "receipt from the Main Street till",
         "action": "check",
     }
+    for i in range(1, 5):  # the rows left empty, as the page sends them
+        body.update({f"sku-{i}": "", f"quantity-{i}": "1", f"reason-{i}": ""})
     body.update(overrides)
     return body
 

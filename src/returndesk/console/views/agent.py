@@ -254,9 +254,10 @@ def _parse_receipt(request: HttpRequest, seat: Seat) -> dict[str, Any]:
     for i in range(RECEIPT_ROWS):
         sku = post.get(f"sku-{i}", "").strip()
         values[f"sku-{i}"] = sku
-        quantity, reason = _parse_units(post, i, errors, values)
-        if not sku:
+        if not sku:  # a row left empty
+            values[f"quantity-{i}"], values[f"reason-{i}"] = "1", post.get(f"reason-{i}", "")
             continue
+        quantity, reason = _parse_units(post, i, errors, values)
         if not quantity and f"quantity-{i}" not in errors:
             errors[f"quantity-{i}"] = _("Give the units to return.")
         if quantity:
