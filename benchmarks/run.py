@@ -15,12 +15,14 @@ from types import ModuleType
 
 import b1_import
 import b2_returns
+import b3_receiving
 import b4_policy
 from common import log
 
 BENCHMARKS: dict[str, ModuleType] = {
     "b1": b1_import,
     "b2": b2_returns,
+    "b3": b3_receiving,
     "b4": b4_policy,
 }
 
