@@ -70,6 +70,9 @@ class OrderSnapshot:
     tax_included: bool
     lines: tuple[LineSnapshot, ...]
     total: int
+    # False for a return on a receipt: the order is not in the system, so nobody knows yet
+    # when it was bought; the window is then checked by staff against the receipt in review.
+    purchase_date_known: bool = True
 
 
 @dataclass(frozen=True)
@@ -423,7 +426,17 @@ def decide(
             ends_at = window.ends_at
             clauses.extend(window.clauses)
             local_end = _human_date(ends_at.astimezone(ZoneInfo(timezone)).date())
-            if now > ends_at:
+            if not order.purchase_date_known:
+                clauses.append(
+                    Clause(
+                        "return_window_on_receipt",
+                        f"We'll check the date on your receipt against the {window.shopper_label}"
+                        " window",
+                        f"purchase date unknown (receipt): check the receipt's date; "
+                        f"{window.staff_rule}",
+                    )
+                )
+            elif now > ends_at:
                 blocked = True
                 clauses.append(
                     Clause(

@@ -344,6 +344,7 @@ def _receipt_case(merchant: Merchant, data: ReturnInput, now: datetime) -> _Case
             tax_included=False,
             lines=snapshot_lines,
             total=sum(x.unit_price * x.quantity for x in snapshot_lines),
+            purchase_date_known=False,
         ),
         request=replace(
             _request(data),
