@@ -85,6 +85,7 @@ def test_a_merchant_admin_changes_the_window_sees_the_simulation_and_publishes(
     with merchant_scope(merchant):
         before = policy_current(merchant=merchant).version
     sign_in(page, live_server.url, "admin@acme.example", PASSWORD)
+    page.locator("details.nav-more summary").click()
     page.get_by_role("link", name="Policy").click()
     accessible(page, "console-policy")
     page.get_by_label("Return window (days)").fill("45")
@@ -110,10 +111,15 @@ def test_every_page_in_a_provider_admins_navigation_passes_axe(
 ) -> None:
     staff("ops@provider.example", "provider_admin", None)
     sign_in(page, live_server.url, "ops@provider.example", PASSWORD)
-    nav = page.get_by_role("navigation", name="Main").get_by_role("link")
-    names = nav.all_inner_texts()
+    nav = page.get_by_role("navigation", name="Main")
+    names = [name.strip() for name in nav.locator("a").all_text_contents()]
     assert {"Returns", "Review queue", "Policy", "Audit log"} <= set(names), names
     for name in names:
-        page.get_by_role("navigation", name="Main").get_by_role("link", name=name).click()
+        menu = page.locator("details.nav-more")
+        link = page.get_by_role("navigation", name="Main").locator("a", has_text=name).first
+        if not link.is_visible():  # an administration page: open the menu by keyboard
+            menu.locator("summary").focus()
+            page.keyboard.press("Enter")
+        link.click()
         expect(page.get_by_role("heading", level=1)).to_be_visible()
         accessible(page, "console-nav-" + name.lower().replace(" ", "-"))

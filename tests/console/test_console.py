@@ -217,3 +217,23 @@ def test_signing_in_is_required(merchant: Merchant) -> None:
     response = Client().get("/console/m/acme/returns/")
     assert response.status_code == 302
     assert response["Location"].startswith("/console/login/")
+
+
+def test_each_role_lands_on_a_page_it_may_open(merchant: Merchant) -> None:
+    agent = signed_in(staff("agent@acme.example", "agent", merchant))
+    assert agent.get("/console/")["Location"] == "/console/m/acme/"
+    worker = signed_in(staff("dock@acme.example", "warehouse", merchant))
+    landing = worker.get("/console/")["Location"]
+    assert landing == "/console/m/acme/station/"
+    assert worker.get(landing).status_code == 200
+
+
+def test_administration_pages_fold_into_one_menu(merchant: Merchant) -> None:
+    admin = signed_in(staff("admin@acme.example", "merchant_admin", merchant)).get(
+        "/console/m/acme/"
+    )
+    page = admin.content.decode()
+    menu = page[page.index('<details class="nav-more">') : page.index("</details>")]
+    assert "Policy" in menu and "Audit log" in menu and "Returns" not in menu
+    agent = signed_in(staff("agent@acme.example", "agent", merchant)).get("/console/m/acme/")
+    assert "nav-more" not in agent.content.decode()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from returndesk.core.actors import Actor
 from returndesk.tenants import permissions as perm
@@ -58,19 +60,34 @@ def seat_for(request: HttpRequest, slug: str) -> Seat:
     return Seat(user=user, merchant=merchant, permissions=permissions, merchants=merchants)
 
 
-NAVIGATION = (
-    ("console:home", "Home", perm.RETURNS_VIEW),
-    ("console:returns", "Returns", perm.RETURNS_VIEW),
-    ("console:review", "Review queue", perm.RETURNS_REVIEW),
-    ("console:return_new", "New return", perm.RETURNS_CREATE),
-    ("console:station_start", "Receiving", perm.RECEIVING),
-    ("console:policy", "Policy", perm.POLICY_MANAGE),
-    ("console:admin_settings", "Settings", perm.MERCHANT_SETTINGS),
-    ("console:admin_users", "Users", perm.USERS_MANAGE),
-    ("console:admin_apikeys", "API keys", perm.APIKEYS_MANAGE),
-    ("console:admin_shipping", "Shipping", perm.INTEGRATIONS_MANAGE),
-    ("console:provider_merchants", "Merchants", perm.PROVIDER_MERCHANTS),
-    ("console:provider_facilities", "Facilities", perm.PROVIDER_FACILITIES),
-    ("console:provider_webhooks", "Carrier webhooks", perm.PROVIDER_WEBHOOKS),
-    ("console:audit", "Audit log", perm.AUDIT_VIEW),
+# (url name, label, permission): each page a role can open, in the order the bar shows them.
+NAVIGATION: tuple[tuple[str, Any, str], ...] = (
+    ("console:home", _("Home"), perm.RETURNS_VIEW),
+    ("console:returns", _("Returns"), perm.RETURNS_VIEW),
+    ("console:review", _("Review queue"), perm.RETURNS_REVIEW),
+    ("console:return_new", _("New return"), perm.RETURNS_CREATE),
+    ("console:station_start", _("Receiving"), perm.RECEIVING),
+    ("console:policy", _("Policy"), perm.POLICY_MANAGE),
+    ("console:admin_settings", _("Settings"), perm.MERCHANT_SETTINGS),
+    ("console:admin_users", _("Users"), perm.USERS_MANAGE),
+    ("console:admin_apikeys", _("API keys"), perm.APIKEYS_MANAGE),
+    ("console:admin_shipping", _("Shipping"), perm.INTEGRATIONS_MANAGE),
+    ("console:provider_merchants", _("Merchants"), perm.PROVIDER_MERCHANTS),
+    ("console:provider_facilities", _("Facilities"), perm.PROVIDER_FACILITIES),
+    ("console:provider_webhooks", _("Carrier webhooks"), perm.PROVIDER_WEBHOOKS),
+    ("console:audit", _("Audit log"), perm.AUDIT_VIEW),
+)
+# The pages of NAVIGATION that configure rather than work returns: one menu in the bar.
+ADMINISTRATION = frozenset(
+    {
+        "console:policy",
+        "console:admin_settings",
+        "console:admin_users",
+        "console:admin_apikeys",
+        "console:admin_shipping",
+        "console:provider_merchants",
+        "console:provider_facilities",
+        "console:provider_webhooks",
+        "console:audit",
+    }
 )

@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpR
 from django.shortcuts import render
 from django.urls import path, reverse
 
-from returndesk.console.access import NAVIGATION, Seat, merchants_of, seat_for
+from returndesk.console.access import ADMINISTRATION, NAVIGATION, Seat, merchants_of, seat_for
 from returndesk.tenants.selectors import user_permissions
 
 View = Callable[..., HttpResponse]
@@ -62,14 +62,23 @@ def start(request: HttpRequest) -> HttpResponse:
     # their role there allows it; a page about one merchant's object falls back to home
     area = f"console:{request.GET.get('to', '')}"
     allowed = user_permissions(request.user, chosen)  # type: ignore[arg-type]
-    if any(name == area and needed in allowed for name, _, needed in NAVIGATION):
+    pages = [name for name, _, needed in NAVIGATION if needed in allowed]
+    if area in pages:
         return HttpResponseRedirect(reverse(area, args=[chosen.slug]))
-    return HttpResponseRedirect(reverse("console:home", args=[chosen.slug]))
+    # home when the role has it, else the first page it does have (a warehouse worker lands
+    # on receiving, not on a page that refuses them)
+    if not pages:
+        return render(request, "console/no_access.html", status=403)
+    return HttpResponseRedirect(reverse(pages[0], args=[chosen.slug]))
 
 
 def page_context(seat: Seat, **extra: Any) -> dict[str, Any]:
-    nav = [(name, label) for name, label, needed in NAVIGATION if seat.can(needed)]
-    return {"seat": seat, "merchant": seat.merchant, "nav": nav, **extra}
+    """Every console page's context: the seat, and the navigation its role may use, split into
+    the daily work and the administration pages (those fold into one menu)."""
+    allowed = [(name, label) for name, label, needed in NAVIGATION if seat.can(needed)]
+    nav = [(name, label) for name, label in allowed if name not in ADMINISTRATION]
+    admin_nav = [(name, label) for name, label in allowed if name in ADMINISTRATION]
+    return {"seat": seat, "merchant": seat.merchant, "nav": nav, "admin_nav": admin_nav, **extra}
 
 
 urlpatterns = [
