@@ -12,6 +12,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from returndesk.api import (
     carriers,
+    inspections,
     labels,
     orders,
     policy,
@@ -45,6 +46,7 @@ api.add_router("", labels.router)
 api.add_router("", carriers.router)
 api.add_router("", shipping.router)
 api.add_router("", receipts.router)
+api.add_router("", inspections.router)
 
 
 def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:

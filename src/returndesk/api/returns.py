@@ -8,8 +8,10 @@ from ninja import Query, Router
 from pydantic import BaseModel
 
 from returndesk.api.auth import merchant_context
+from returndesk.api.inspections import warehouse_of_return
 from returndesk.api.labels import label_out
 from returndesk.api.pagination import paginate
+from returndesk.api.receipts import receipt_out
 from returndesk.api.render import json_response, money
 from returndesk.api.schemas import (
     PROBLEMS,
@@ -25,6 +27,7 @@ from returndesk.returns.models import Return, ReturnEvent
 from returndesk.returns.schemas import ActionIn, EligibilityIn, ReturnIn
 from returndesk.shipping import selectors as shipping_selectors
 from returndesk.tenants import permissions as perm
+from returndesk.warehouse import selectors as warehouse_selectors
 
 router = Router(tags=["returns"])
 WITH_CONFLICT: dict[int, type] = {**PROBLEMS, 409: ProblemOut}
@@ -145,7 +148,15 @@ def return_get(request: HttpRequest, ran: str) -> HttpResponse:
     with merchant_context(request, perm.RETURNS_VIEW) as (_, merchant):
         ret = selectors.return_get(merchant=merchant, ran=ran)
         label = shipping_selectors.active_label(ret=ret)
-        return json_response({**return_out(ret), "label": label_out(label) if label else None})
+        receipt = warehouse_selectors.receipt_for_return(ret=ret)
+        return json_response(
+            {
+                **return_out(ret),
+                "label": label_out(label) if label else None,
+                "receipts": [receipt_out(receipt)] if receipt else [],
+                **warehouse_of_return(ret),
+            }
+        )
 
 
 @router.get("/returns/{ran}/events", response={200: EventPage, **PROBLEMS})

@@ -208,6 +208,21 @@ class ReturnOut(BaseModel):
         description="the active label or drop-off code (as POST /returns/{ran}/label answers); "
         "in GET /returns/{ran} only",
     )
+    receipts: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="the receipt of the return's package (as GET /receipts/{id} answers); "
+        "in GET /returns/{ran} only",
+    )
+    inspections: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="each received unit's inspection with the recommended disposition; "
+        "in GET /returns/{ran} only",
+    )
+    dispositions: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="what was done with each inspected unit, with its LPN; "
+        "in GET /returns/{ran} only",
+    )
 
 
 class ReturnPage(BaseModel):

@@ -190,12 +190,19 @@ def risk_signals(
 def customer_history(
     merchant: Merchant, order: Order, signals: RiskSignals, risk: RiskAssessment
 ) -> CustomerHistory:
-    """The customer's recent and completed returns at this merchant, and the risk score."""
+    """The customer's recent and completed returns at this merchant, and the risk score.
+
+    A completed return counts only without a finding that contradicted the shopper at
+    inspection (an empty box, the wrong item, a counterfeit, a serial not sold, a fault claimed
+    and not found): the warehouse sets `contradicted` on the inspection, read here through the
+    reverse relation so that returns does not import the warehouse."""
     completed = 0
     if order.email:
-        completed = Return.objects.filter(
-            merchant=merchant, email=order.email, status=COMPLETED
-        ).count()
+        completed = (
+            Return.objects.filter(merchant=merchant, email=order.email, status=COMPLETED)
+            .exclude(inspections__contradicted=True)
+            .count()
+        )
     return CustomerHistory(
         recent_returns=signals.recent_returns,
         completed_returns_without_finding=completed,

@@ -177,3 +177,219 @@ class UnidentifiedPackage(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.public_id
+
+
+# ----------------------------------------------------------------------------------------------
+# Inspection, disposition and inventory (docs/decisions/0006-warehouse.md, "Inspection").
+
+# Where a dispositioned unit is held, per the inventory ledger.
+SELLABLE = "sellable"
+REFURBISH_QUEUE = "refurbish_queue"
+REPAIR_QUEUE = "repair_queue"
+QUARANTINED = "quarantine"
+OUTBOUND_VENDOR = "outbound_vendor"
+OUTBOUND_LIQUIDATOR = "outbound_liquidator"
+DONATED = "donated"
+RECYCLED = "recycled"
+DISCARDED = "discarded"
+CONDITIONS = [
+    SELLABLE,
+    REFURBISH_QUEUE,
+    REPAIR_QUEUE,
+    QUARANTINED,
+    OUTBOUND_VENDOR,
+    OUTBOUND_LIQUIDATOR,
+    DONATED,
+    RECYCLED,
+    DISCARDED,
+]
+
+
+class InspectionSettings(MerchantOwnedModel):
+    """A merchant's inspection and disposition settings; a merchant without a row uses the
+    defaults (`warehouse.inspection.settings_for`).
+
+    `grade_scale` is `[{"code", "label"}]` best first (empty: A, B, C, D, X); D and X keep their
+    meaning on every scale. `defect_codes` extends the provider's taxonomy with
+    `[{"code", "label"}]`. `figures_overrides` is validated by
+    `disposition.figures.parse_overrides`; `money_weight` and `carbon_price_per_tonne` are the
+    engine's `Weighting`.
+    """
+
+    grade_scale = models.JSONField(default=list, blank=True)
+    defect_codes = models.JSONField(default=list, blank=True)
+    figures_overrides = models.JSONField(default=dict, blank=True)
+    money_weight = models.DecimalField(max_digits=5, decimal_places=4, default="0.5")
+    carbon_price_per_tonne = models.PositiveIntegerField(default=20_000)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant"], name="inspection_settings_per_merchant")
+        ]
+
+    def __str__(self) -> str:
+        return f"inspection settings of {self.merchant_id}"
+
+
+class Inspection(MerchantOwnedModel):
+    """What an inspector found on one received unit of a receipt line, and the disposition the
+    engine recommended from it (its figures as `Recommendation.as_dict()`).
+
+    `sku` and `reason` are copied from the return line so that defect trends per SKU and per
+    reason are read without joins (see `InspectionDefect`). `contradictions` lists the findings
+    that contradict the shopper (empty_box, wrong_item, counterfeit, serial_not_sold,
+    claim_not_found); `contradicted` is set when there is any, and the customer's history reads
+    it (returns.services.customer_history, risk_signals).
+    """
+
+    public_id = models.CharField(max_length=40, unique=True)
+    receipt_line = models.ForeignKey(
+        ReceiptLine, on_delete=models.PROTECT, related_name="inspections"
+    )
+    return_request = models.ForeignKey(
+        "returns.Return", on_delete=models.PROTECT, related_name="inspections"
+    )
+    facility = models.ForeignKey("tenants.Facility", on_delete=models.PROTECT, related_name="+")
+    unit = models.PositiveIntegerField()
+    sku = models.CharField(max_length=64)
+    reason = models.CharField(max_length=64, blank=True)
+    grade = models.CharField(max_length=4)
+    accessories_missing = models.JSONField(default=list, blank=True)
+    matches_description = models.BooleanField(default=True)
+    serial_number = models.CharField(max_length=100, blank=True)
+    # True: sold on the order; False: not among the serials sold; None: nothing to check.
+    serial_sold = models.BooleanField(null=True, blank=True)
+    defect_codes = models.JSONField(default=list, blank=True)
+    notes = models.TextField(blank=True)
+    photo_upload_ids = models.JSONField(default=list, blank=True)
+    contradicted = models.BooleanField(default=False)
+    contradictions = models.JSONField(default=list, blank=True)
+    recommendation = models.CharField(max_length=20)
+    recommendation_figures = models.JSONField(default=dict)
+    inspected_at = models.DateTimeField()
+    seconds_spent = models.PositiveIntegerField(null=True, blank=True)
+    inspected_by_label = models.CharField(max_length=200)
+    inspected_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    inspected_by_api_key = models.ForeignKey(
+        "tenants.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    corrections = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["receipt_line_id", "unit"]
+        constraints = [
+            models.UniqueConstraint(fields=["receipt_line", "unit"], name="inspection_per_unit"),
+            models.CheckConstraint(condition=models.Q(unit__gte=1), name="inspection_unit_from_1"),
+        ]
+        indexes = [
+            models.Index(fields=["merchant", "sku", "inspected_at"], name="inspection_sku_trend"),
+            models.Index(
+                fields=["merchant", "reason", "inspected_at"], name="inspection_reason_trend"
+            ),
+            models.Index(
+                fields=["return_request", "contradicted"], name="inspection_return_finding"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.sku} #{self.unit} {self.grade}"
+
+
+class InspectionDefect(MerchantOwnedModel):
+    """One defect code of one inspection, a row each, so that trends per SKU and per reason are
+    counted by the database (`warehouse.inspection.defect_trends`)."""
+
+    inspection = models.ForeignKey(Inspection, on_delete=models.CASCADE, related_name="defects")
+    code = models.CharField(max_length=40)
+    sku = models.CharField(max_length=64)
+    reason = models.CharField(max_length=64, blank=True)
+    inspected_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["inspection", "code"], name="inspection_defect_once")
+        ]
+        indexes = [
+            models.Index(fields=["merchant", "sku", "code", "inspected_at"], name="defect_by_sku"),
+            models.Index(
+                fields=["merchant", "reason", "code", "inspected_at"], name="defect_by_reason"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} on {self.sku}"
+
+
+class Disposition(MerchantOwnedModel):
+    """What was done with an inspected unit: the chosen option (or quarantine), the engine's
+    recommendation beside it, and the reason when they differ (an override). The unit's item
+    tag carries `lpn`."""
+
+    public_id = models.CharField(max_length=40, unique=True)
+    inspection = models.OneToOneField(
+        Inspection, on_delete=models.PROTECT, related_name="disposition"
+    )
+    return_request = models.ForeignKey(
+        "returns.Return", on_delete=models.PROTECT, related_name="dispositions"
+    )
+    facility = models.ForeignKey("tenants.Facility", on_delete=models.PROTECT, related_name="+")
+    sku = models.CharField(max_length=64)
+    option = models.CharField(max_length=20)
+    recommended = models.CharField(max_length=20)
+    overridden = models.BooleanField(default=False)
+    reason = models.TextField(blank=True)
+    figures = models.JSONField(default=dict, blank=True)  # the chosen option's figures
+    condition = models.CharField(max_length=24, choices=[(c, c) for c in CONDITIONS])
+    lpn = models.CharField(max_length=20, unique=True)
+    decided_at = models.DateTimeField()
+    decided_by_label = models.CharField(max_length=200)
+    decided_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_by_api_key = models.ForeignKey(
+        "tenants.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["merchant", "option", "decided_at"], name="disposition_option"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lpn} {self.option}"
+
+
+class InventoryMovement(MerchantOwnedModel):
+    """One line of the inventory ledger: `quantity` units (negative: out) of a SKU in a
+    condition at a facility. Balances are sums over the ledger (`warehouse.inventory`);
+    rows are never changed or deleted."""
+
+    public_id = models.CharField(max_length=40, unique=True)
+    facility = models.ForeignKey("tenants.Facility", on_delete=models.PROTECT, related_name="+")
+    sku = models.CharField(max_length=64)
+    condition = models.CharField(max_length=24, choices=[(c, c) for c in CONDITIONS])
+    quantity = models.IntegerField()
+    lpn = models.CharField(max_length=20, blank=True)
+    disposition = models.ForeignKey(
+        Disposition, null=True, blank=True, on_delete=models.PROTECT, related_name="movements"
+    )
+    kind = models.CharField(max_length=20)  # disposition, move
+    note = models.CharField(max_length=300, blank=True)
+    moved_by_label = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(quantity=0), name="inventory_movement_not_zero"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["facility", "sku", "condition"], name="inventory_balance"),
+            models.Index(fields=["lpn"], name="inventory_by_lpn"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity:+d} {self.sku} {self.condition}"
