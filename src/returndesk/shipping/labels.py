@@ -111,6 +111,19 @@ def _lines(
     return y
 
 
+def fitting_size(
+    lines: list[str], *, font: str, width: float, height: float, sizes: tuple[float, ...]
+) -> float:
+    """The largest of `sizes` at which `lines`, wrapped to `width`, fit in `height` (leading
+    1.2 x size); the smallest when none does. Long addresses get smaller type, never overlap
+    the barcode below them."""
+    for size in sizes:
+        count = sum(len(simpleSplit(line, font, size, width) or [""]) for line in lines)
+        if count * size * 1.2 <= height:
+            return size
+    return sizes[-1]
+
+
 def _rule(canvas: Canvas, y: float) -> None:
     canvas.setLineWidth(1.2)
     canvas.line(MARGIN, y, PAGE[0] - MARGIN, y)
@@ -135,15 +148,21 @@ def _label_page(canvas: Canvas, doc: LabelDocument) -> None:
     _rule(canvas, top - 26)
 
     y = _lines(canvas, ["FROM"], x=MARGIN, y=top - 36, font="Helvetica-Bold", size=7, width=inner)
+    from_size = fitting_size(
+        list(doc.ship_from),
+        font="Helvetica",
+        width=inner * 0.62,
+        height=y - (top - 92) - 4,
+        sizes=(8, 7, 6, 5),
+    )
     _lines(
         canvas,
         list(doc.ship_from),
         x=MARGIN,
         y=y,
         font="Helvetica",
-        size=8,
+        size=from_size,
         width=inner * 0.62,
-        leading=9.5,
     )
     _lines(
         canvas,
@@ -159,15 +178,21 @@ def _label_page(canvas: Canvas, doc: LabelDocument) -> None:
     y = _lines(
         canvas, ["SHIP TO"], x=MARGIN, y=top - 104, font="Helvetica-Bold", size=8, width=inner
     )
+    to_size = fitting_size(
+        list(doc.ship_to),
+        font="Helvetica-Bold",
+        width=inner * 0.72,
+        height=(y - 2) - (top - 184) - 4,
+        sizes=(11, 10, 9, 8, 7, 6),
+    )
     _lines(
         canvas,
         list(doc.ship_to),
         x=MARGIN,
         y=y - 2,
         font="Helvetica-Bold",
-        size=11,
+        size=to_size,
         width=inner * 0.72,
-        leading=13,
     )
     box_w, box_h = inner * 0.24, 34
     box_x, box_y = width - MARGIN - box_w, top - 150
