@@ -3,7 +3,7 @@ POST /unidentified-packages/{id}/link): provider keys only, within their facilit
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -20,7 +20,7 @@ from returndesk.core.errors import NotFound, PermissionDenied
 from returndesk.tenants import permissions as perm
 from returndesk.tenants.selectors import Principal
 from returndesk.warehouse import selectors, services
-from returndesk.warehouse.models import Receipt, UnidentifiedPackage
+from returndesk.warehouse.models import Receipt, ReceiptLine, UnidentifiedPackage
 from returndesk.warehouse.schemas import LinkIn, ReceiptIn, ScanIn
 
 router = Router(tags=["receiving"])
@@ -95,7 +95,9 @@ def provider_context(request: HttpRequest, permission: str) -> Iterator[Principa
     yield principal
 
 
-def receipt_out(receipt: Receipt) -> dict[str, Any]:
+def receipt_out(receipt: Receipt, lines: Iterable[ReceiptLine] | None = None) -> dict[str, Any]:
+    """The receipt as the API shows it; `lines` are its lines when the caller has them in hand
+    (each with its return line and order line), else they are read."""
     ret = receipt.return_request
     return {
         "id": receipt.public_id,
@@ -134,7 +136,7 @@ def receipt_out(receipt: Receipt) -> dict[str, Any]:
                     else None
                 ),
             }
-            for line in receipt.lines.all()
+            for line in (receipt.lines.all() if lines is None else lines)
         ],
         "recorded_at": receipt.recorded_at,
     }
@@ -158,7 +160,10 @@ def package_out(package: UnidentifiedPackage) -> dict[str, Any]:
 
 def _scan_body(result: services.ScanResult, principal: Principal) -> dict[str, Any]:
     receipt = None
-    if result.receipt is not None:
+    if result.receipt is not None and result.receipt_lines is not None:
+        # Written by this scan: answered from what was written, not read back.
+        receipt = receipt_out(result.receipt, result.receipt_lines)
+    elif result.receipt is not None:
         receipt = receipt_out(
             selectors.receipt_get(
                 public_id=result.receipt.public_id, merchant_ids=principal.merchant_ids
@@ -187,6 +192,7 @@ def receipt_scan(request: HttpRequest, payload: ScanIn) -> HttpResponse:
             facility=facility,
             code=payload.code,
             merchant_ids=principal.merchant_ids,
+            facility_merchant_ids=principal.facility_merchants.get(facility.pk),
         )
         return json_response(_scan_body(result, principal), 201 if result.created else 200)
 

@@ -90,11 +90,23 @@ def return_transition(
     channel: str = "",
     payload: dict[str, Any] | None = None,
     notify: bool = True,
+    lock_held: bool = False,
 ) -> Return:
-    """Move a return to `to_status` if the table allows it from where it is now."""
-    with transaction.atomic():
+    """Move a return to `to_status` if the table allows it from where it is now.
+
+    With `lock_held=True` the caller's transaction already holds the row lock and `ret` is the
+    row as read under it (with its order, when notifying): the move is made on `ret` itself,
+    without locking and reading the row again, and without a savepoint of its own (an error
+    rolls the caller's transaction back)."""
+    if lock_held and not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("return_transition(lock_held=True) needs the caller's transaction")
+    with transaction.atomic(savepoint=not lock_held):
         locked = (
-            Return.objects.select_for_update(of=("self",)).select_related("order").get(pk=ret.pk)
+            ret
+            if lock_held
+            else Return.objects.select_for_update(of=("self",))
+            .select_related("order")
+            .get(pk=ret.pk)
         )
         from_status = locked.status
         if to_status not in TRANSITIONS.get(from_status or None, frozenset()):
@@ -124,7 +136,8 @@ def return_transition(
         if to_status in RELEASED_STATUSES:
             for hook in _release_hooks:
                 hook(ret=locked, to_status=to_status, actor=actor)
-    ret.refresh_from_db()
+    if not lock_held:
+        ret.refresh_from_db()
     return ret
 
 

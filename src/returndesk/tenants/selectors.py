@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db.models import Count, Prefetch, QuerySet
@@ -26,6 +27,9 @@ class Principal:
     merchant: Merchant | None  # the merchant a merchant key or a merchant user acts inside
     merchant_ids: frozenset[int]
     facility_ids: frozenset[int]
+    # For a provider key: the merchants each of its facilities serves (read with the key, so a
+    # receiving scan need not read them again).
+    facility_merchants: Mapping[int, frozenset[int]] = field(default_factory=dict, compare=False)
 
     def can(self, permission: str) -> bool:
         return self.actor.can(permission)
@@ -57,19 +61,24 @@ def apikey_authenticate(raw_key: str) -> Principal | None:
             merchant_ids=frozenset({key.merchant_id}) if key.merchant_id else frozenset(),
             facility_ids=frozenset(),
         )
-    facilities = list(key.facilities.all()) or list(Facility.objects.all())
-    facility_ids = frozenset(f.pk for f in facilities)
-    merchant_ids = frozenset(
-        Facility.merchants.through.objects.filter(facility_id__in=facility_ids).values_list(
-            "merchant_id", flat=True
-        )
-    )
+    # The key's facilities with the merchants each serves, in one query (a facility serving no
+    # merchant comes back once, with None); a key limited to no facility works them all.
+    pairs = list(Facility.objects.filter(api_keys=key).values_list("pk", "merchants"))
+    if not pairs:
+        pairs = list(Facility.objects.values_list("pk", "merchants"))
+    served: dict[int, set[int]] = {}
+    for facility_id, merchant_id in pairs:
+        merchants = served.setdefault(facility_id, set())
+        if merchant_id is not None:
+            merchants.add(merchant_id)
+    facility_merchants = {pk: frozenset(ids) for pk, ids in served.items()}
     return Principal(
         actor=Actor("api_key", actor_label, api_key_id=key.pk, permissions=PROVIDER_KEY),
         credential=f"key:{key.pk}",
         merchant=None,
-        merchant_ids=merchant_ids,
-        facility_ids=facility_ids,
+        merchant_ids=frozenset(m for ids in facility_merchants.values() for m in ids),
+        facility_ids=frozenset(facility_merchants),
+        facility_merchants=facility_merchants,
     )
 
 

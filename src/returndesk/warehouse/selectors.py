@@ -9,14 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django_scopes import scopes_disabled
 
 from returndesk.catalog.models import Product
 from returndesk.core.errors import NotFound
 from returndesk.returns.models import Return
-from returndesk.shipping.models import Label
-from returndesk.shipping.selectors import label_find_by_code
+from returndesk.shipping.models import ACTIVE, Label
 from returndesk.tenants.models import Facility
 from returndesk.warehouse.models import (
     MATCHED_DROPOFF,
@@ -35,19 +34,31 @@ def _compact(code: str) -> tuple[str, str]:
 def label_match(*, code: str) -> tuple[Label, str] | None:
     """The label a scanned code names, and how (tracking or dropoff): the active label first
     (API.md: exact tracking and drop-off matches come before a RAN), then a voided one, since a
-    parcel for a cancelled or expired return still carries the label it was sent with."""
+    parcel for a cancelled or expired return still carries the label it was sent with.
+
+    One query reads every label the code could name (a tracking number is unique per adapter, a
+    drop-off code unique, so these are a handful) and the order above is applied here: an active
+    label by tracking number, then by drop-off code (the oldest if several); else the newest label
+    by tracking number, then by drop-off code."""
     text, compact = _compact(code)
     if not compact:
         return None
-    label = label_find_by_code(code=code)
-    if label is None:
-        with scopes_disabled():
-            voided = Label.objects.select_related("return_request").order_by("-created_at", "-pk")
-            label = (
-                voided.filter(tracking_number__in=[text, compact]).first()
-                or voided.filter(dropoff_code=compact).first()
-            )
-    if label is None:
+    with scopes_disabled():
+        candidates = list(
+            Label.objects.filter(Q(tracking_number__in=[text, compact]) | Q(dropoff_code=compact))
+            .select_related("return_request")
+            .order_by("-created_at", "-pk")
+        )
+    tracked = [label for label in candidates if label.tracking_number in (text, compact)]
+    dropped = [label for label in candidates if label.dropoff_code == compact]
+    active = [label for label in tracked if label.status == ACTIVE] or [
+        label for label in dropped if label.status == ACTIVE
+    ]
+    if active:
+        label = min(active, key=lambda found: found.pk)
+    elif tracked or dropped:
+        label = (tracked or dropped)[0]
+    else:
         return None
     how = (
         MATCHED_DROPOFF

@@ -77,6 +77,9 @@ class ScanResult:
     receipt: Receipt | None = None
     package: UnidentifiedPackage | None = None
     matched_by: str = ""
+    # A receipt written by this scan comes with its lines (each with its return line and order
+    # line), so the answer can be given without reading back what was just written.
+    receipt_lines: tuple[ReceiptLine, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -113,17 +116,23 @@ def receipt_scan(
     facility: Facility,
     code: str,
     merchant_ids: Iterable[int] | None = None,
+    facility_merchant_ids: frozenset[int] | None = None,
 ) -> ScanResult:
     """Match a scanned code and receive the package: by exact tracking number or drop-off code
     first, then as a RAN. A RAN with a wrong check character raises RanInvalid (nothing is
     recorded); a code that matches no return of a merchant this facility serves (and, when given,
-    one of `merchant_ids`) becomes an unidentified package."""
+    one of `merchant_ids`) becomes an unidentified package. `facility_merchant_ids`, when the
+    caller has already read them, are the merchants the facility serves."""
     code = code.strip()
     if not code:
         raise ValidationFailed.on("code", "scan or type a code")
     if len(code) > 100:
         raise ValidationFailed.on("code", "a code has at most 100 characters")
-    served = selectors.facility_merchant_ids(facility)
+    served = (
+        facility_merchant_ids
+        if facility_merchant_ids is not None
+        else selectors.facility_merchant_ids(facility)
+    )
     if merchant_ids is not None:
         served = served & frozenset(merchant_ids)
     ret: Return | None = None
@@ -151,14 +160,18 @@ def _receive(
     *, actor: Actor, ret: Return, facility: Facility, code: str, matched_by: str
 ) -> ScanResult:
     with transaction.atomic(), scopes_disabled():
-        locked = Return.objects.select_for_update(of=("self",)).get(pk=ret.pk)
+        # The one row lock of the scan (R3): a second station scanning the same package waits
+        # here, then finds the receipt. The order comes along for the transition's outbox row.
+        locked = (
+            Return.objects.select_for_update(of=("self",)).select_related("order").get(pk=ret.pk)
+        )
         existing = Receipt.objects.filter(return_request=locked).first()
         if existing is not None:
             if existing.is_exception and locked.status in RECEIVABLE:
                 # Staff made the return receivable (reopened, approved): this scan receives it.
                 existing.exception_resolved_at = timezone.now()
                 existing.save(update_fields=["exception_resolved_at", "updated_at"])
-                _transition_received(actor=actor, ret=locked, receipt=existing)
+                _transition_received(actor=actor, ret=locked, receipt=existing, lock_held=True)
                 return ScanResult(RECEIVED_NOW, False, receipt=existing, matched_by=matched_by)
             outcome = EXCEPTION if existing.is_exception else ALREADY_RECEIVED
             return ScanResult(outcome, False, receipt=existing, matched_by=matched_by)
@@ -175,20 +188,28 @@ def _receive(
             **_actor_fields(actor),
         )
         receipt.save()
-        lines = list(ReturnLine.objects.filter(return_request=locked).order_by("pk"))
-        ReceiptLine.objects.bulk_create(
-            ReceiptLine(
-                merchant_id=locked.merchant_id,
-                receipt=receipt,
-                return_line=line,
-                public_id=new_public_id("rcl"),
-                expected_quantity=line.quantity,
+        lines = ReturnLine.objects.filter(return_request=locked).select_related("order_line")
+        receipt_lines = tuple(
+            ReceiptLine.objects.bulk_create(
+                ReceiptLine(
+                    merchant_id=locked.merchant_id,
+                    receipt=receipt,
+                    return_line=line,
+                    public_id=new_public_id("rcl"),
+                    expected_quantity=line.quantity,
+                )
+                for line in lines.order_by("pk")
             )
-            for line in lines
         )
         if receivable:
-            _transition_received(actor=actor, ret=locked, receipt=receipt)
-            return ScanResult(RECEIVED_NOW, True, receipt=receipt, matched_by=matched_by)
+            _transition_received(actor=actor, ret=locked, receipt=receipt, lock_held=True)
+            return ScanResult(
+                RECEIVED_NOW,
+                True,
+                receipt=receipt,
+                matched_by=matched_by,
+                receipt_lines=receipt_lines,
+            )
         return_exception_flag(
             ret=locked,
             reason=f"A package for this {locked.status} return arrived at facility "
@@ -196,10 +217,14 @@ def _receive(
             actor=actor,
             payload={"receipt": receipt.public_id, "facility": facility.code, "code": code},
         )
-        return ScanResult(EXCEPTION, True, receipt=receipt, matched_by=matched_by)
+        return ScanResult(
+            EXCEPTION, True, receipt=receipt, matched_by=matched_by, receipt_lines=receipt_lines
+        )
 
 
-def _transition_received(*, actor: Actor, ret: Return, receipt: Receipt) -> None:
+def _transition_received(
+    *, actor: Actor, ret: Return, receipt: Receipt, lock_held: bool = False
+) -> None:
     return_transition(
         ret=ret,
         to_status=RECEIVED,
@@ -211,6 +236,7 @@ def _transition_received(*, actor: Actor, ret: Return, receipt: Receipt) -> None
             "facility": receipt.facility.code,
             "matched_by": receipt.matched_by,
         },
+        lock_held=lock_held,
     )
 
 
