@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import URLPattern, reverse
+from django_scopes import scopes_disabled
 
 from returndesk.console import urls as console_urls
 from returndesk.core.actors import Actor
@@ -21,8 +22,12 @@ from returndesk.returns.selectors import return_get
 from returndesk.returns.services import return_act
 from returndesk.shipping.models import WEBHOOK_FAILED, CarrierWebhook
 from returndesk.shipping.services import facility_route_add, label_issue
-from returndesk.tenants.models import Merchant
+from returndesk.tenants.models import Facility, Merchant
 from returndesk.tenants.services import apikey_create, facility_create
+from returndesk.warehouse.dispositions import disposition_record
+from returndesk.warehouse.inspection import InspectionInput, inspection_record
+from returndesk.warehouse.models import ReceiptLine
+from returndesk.warehouse.services import LineCount, receipt_record, receipt_scan
 from tests.console.test_console import pending, signed_in, staff  # noqa: F401 - fixtures
 from tests.returns.test_returns_api import order  # noqa: F401 - the order fixture
 
@@ -63,6 +68,17 @@ def values(merchant: Merchant, pending: str) -> dict[str, Any]:  # noqa: F811
         )
         label_issue(actor=actor, ret=ret)
         route = facility_route_add(actor=actor, merchant=merchant, facility_code="FAC1")
+    # A received, recorded, inspected and dispositioned unit: the inspection pages have content.
+    receipt = receipt_scan(actor=actor, facility=Facility.objects.get(code="FAC1"), code=pending)
+    assert receipt.receipt is not None
+    with scopes_disabled():
+        line = ReceiptLine.objects.filter(receipt=receipt.receipt).first()
+    assert line is not None
+    counted = [LineCount(line_id=line.public_id, quantity=1)]
+    receipt_record(actor=actor, receipt=receipt.receipt, lines=counted)
+    line.refresh_from_db()
+    inspection_record(actor=actor, receipt_line=line, unit=1, data=InspectionInput(grade="A"))
+    disposition_record(actor=actor, receipt_line=line, unit=1, option="quarantine", reason="test")
     webhook = CarrierWebhook.objects.create(  # provider-wide, but only under a seat's slug
         public_id="cwh_ISOLATION",
         carrier="prepaid",
@@ -81,8 +97,11 @@ def values(merchant: Merchant, pending: str) -> dict[str, Any]:  # noqa: F811
         "route_id": route.public_id,
         "webhook_id": webhook.public_id,
         "facility": "FAC1",
-        "receipt": "rcpt_none",
+        "receipt": receipt.receipt.public_id,
         "package": "unid_none",
+        "line": line.public_id,
+        "unit": 1,
+        "fmt": "pdf",
     }
 
 

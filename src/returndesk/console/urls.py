@@ -6,6 +6,7 @@ from returndesk.console.views import (
     audit,
     carriers,
     common,
+    inspection,
     policy,
     returns,
     review,
@@ -20,6 +21,7 @@ urlpatterns = [
     *carriers.urlpatterns,
     *audit.urlpatterns,
     *shipping.urlpatterns,  # before returns: its <ran>/<action>/ would take label/
+    *inspection.urlpatterns,  # before returns (and beside the station it extends)
     *station.urlpatterns,
     *returns.urlpatterns,
     *agent.urlpatterns,

@@ -18,6 +18,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_scopes import scopes_disabled
 from pydantic import ValidationError as PydanticValidationError
 
@@ -49,27 +50,27 @@ from returndesk.warehouse.models import (
 )
 
 # The default grading scale (a merchant may define its own; D and X keep their meaning).
-DEFAULT_GRADES: tuple[tuple[str, str], ...] = (
-    ("A", "Like new"),
-    ("B", "Open box"),
-    ("C", "Used"),
-    (DAMAGED_GRADE, "Damaged"),
-    (NOT_THE_ITEM_GRADE, "Not the item sold"),
+DEFAULT_GRADES: tuple[tuple[str, Any], ...] = (
+    ("A", _("Like new")),
+    ("B", _("Open box")),
+    ("C", _("Used")),
+    (DAMAGED_GRADE, _("Damaged")),
+    (NOT_THE_ITEM_GRADE, _("Not the item sold")),
 )
 
 # The provider-wide defect taxonomy; a merchant adds its own codes in its settings.
-DEFECT_CODES: tuple[tuple[str, str], ...] = (
-    ("cosmetic", "Cosmetic damage"),
-    ("functional", "Does not work"),
-    ("missing_parts", "Missing parts"),
-    ("used_worn", "Used or worn (wardrobing)"),
-    ("packaging_damaged", "Packaging damaged"),
-    ("stained_soiled", "Stained or soiled"),
-    ("water_damage", "Water damage"),
-    ("wrong_item", "Wrong item"),
-    ("empty_box", "Empty box"),
-    ("counterfeit", "Counterfeit"),
-    ("other", "Other"),
+DEFECT_CODES: tuple[tuple[str, Any], ...] = (
+    ("cosmetic", _("Cosmetic damage")),
+    ("functional", _("Does not work")),
+    ("missing_parts", _("Missing parts")),
+    ("used_worn", _("Used or worn (wardrobing)")),
+    ("packaging_damaged", _("Packaging damaged")),
+    ("stained_soiled", _("Stained or soiled")),
+    ("water_damage", _("Water damage")),
+    ("wrong_item", _("Wrong item")),
+    ("empty_box", _("Empty box")),
+    ("counterfeit", _("Counterfeit")),
+    ("other", _("Other")),
 )
 
 # Findings that contradict the shopper, and so count in the customer's risk history.
@@ -113,8 +114,8 @@ class AlreadyDispositioned(Conflict):
 
 @dataclass(frozen=True)
 class Settings:
-    grades: tuple[tuple[str, str], ...]
-    defects: tuple[tuple[str, str], ...]
+    grades: tuple[tuple[str, Any], ...]  # (code, label); a default label is lazily translated
+    defects: tuple[tuple[str, Any], ...]
     figures_overrides: Mapping[str, Any]
     weighting: Weighting
 
@@ -127,7 +128,7 @@ class Settings:
         return [code for code, _ in self.defects]
 
 
-def _pairs(rows: Any) -> tuple[tuple[str, str], ...]:
+def _pairs(rows: Any) -> tuple[tuple[str, Any], ...]:
     return tuple((str(r["code"]), str(r.get("label") or r["code"])) for r in rows or [])
 
 
