@@ -31,6 +31,17 @@ def _compact(code: str) -> tuple[str, str]:
     return text, text.replace("-", "").replace(" ", "")
 
 
+# What a scan needs of the label and its return: the receiving service locks and reads the
+# return again before it changes anything.
+LABEL_MATCH_FIELDS = (
+    "status",
+    "tracking_number",
+    "dropoff_code",
+    "created_at",
+    "return_request__merchant_id",
+)
+
+
 def label_match(*, code: str) -> tuple[Label, str] | None:
     """The label a scanned code names, and how (tracking or dropoff): the active label first
     (API.md: exact tracking and drop-off matches come before a RAN), then a voided one, since a
@@ -47,6 +58,7 @@ def label_match(*, code: str) -> tuple[Label, str] | None:
         candidates = list(
             Label.objects.filter(Q(tracking_number__in=[text, compact]) | Q(dropoff_code=compact))
             .select_related("return_request")
+            .only(*LABEL_MATCH_FIELDS)
             .order_by("-created_at", "-pk")
         )
     tracked = [label for label in candidates if label.tracking_number in (text, compact)]

@@ -165,7 +165,10 @@ def _receive(
         locked = (
             Return.objects.select_for_update(of=("self",)).select_related("order").get(pk=ret.pk)
         )
-        existing = Receipt.objects.filter(return_request=locked).first()
+        # Under the lock, so a receipt another station just wrote is seen (a narrow query: most
+        # scans find none).
+        prior = Receipt.objects.filter(return_request=locked)
+        existing = prior.select_related("facility").first() if prior.exists() else None
         if existing is not None:
             if existing.is_exception and locked.status in RECEIVABLE:
                 # Staff made the return receivable (reopened, approved): this scan receives it.
