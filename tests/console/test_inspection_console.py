@@ -84,7 +84,7 @@ def test_a_worker_inspects_accepts_and_overrides(
     assert response.status_code == 302
     shown = worker.get(unit_url(recorded, shoe)).content.decode()
     assert "Recommended:" in shown and "The options, ranked" in shown
-    assert "net_recovery" in shown
+    assert "Net recovery" in shown
     with scopes_disabled():
         found = Inspection.objects.get(receipt_line=shoe)
         assert (found.grade, found.defect_codes, len(found.photo_upload_ids)) == (

@@ -45,6 +45,18 @@ OPTION_LABELS = {
     QUARANTINE: gettext_lazy("Quarantine"),
 }
 MAX_PHOTOS = 6
+FIGURE_LABELS = {
+    "gross_recovery": gettext_lazy("Gross recovery"),
+    "processing_cost": gettext_lazy("Processing cost"),
+    "treatment_cost": gettext_lazy("Refurbishment or repair cost"),
+    "outbound_cost": gettext_lazy("Outbound cost"),
+    "hazardous_handling_cost": gettext_lazy("Hazardous handling"),
+    "vendor_credit": gettext_lazy("Vendor credit"),
+    "net_recovery": gettext_lazy("Net recovery"),
+    "carbon_value": gettext_lazy("Value of the CO2e avoided"),
+    "co2e_avoided_kg": gettext_lazy("kg CO2e avoided"),
+    "score": gettext_lazy("Score"),
+}
 
 
 def _place(seat: Seat, facility: str, receipt: str, permission: str) -> tuple[Facility, Receipt]:
@@ -164,7 +176,10 @@ def _recommended(found: Inspection) -> dict[str, Any]:
         "label": OPTION_LABELS.get(found.recommendation, found.recommendation),
         "explanation": answer.get("explanation", ""),
         "figures": [
-            (name, Money(int(figures[name]), currency) if name in money else figures[name])
+            (
+                FIGURE_LABELS[name],
+                Money(int(figures[name]), currency) if name in money else figures[name],
+            )
             for name in (*money, "co2e_avoided_kg", "score")
             if name in figures
         ],
