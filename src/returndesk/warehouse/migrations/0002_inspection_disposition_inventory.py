@@ -6,177 +6,385 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('returns', '0003_return_exception'),
-        ('tenants', '0001_initial'),
-        ('warehouse', '0001_initial'),
+        ("returns", "0003_return_exception"),
+        ("tenants", "0001_initial"),
+        ("warehouse", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Inspection',
+            name="Inspection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('public_id', models.CharField(max_length=40, unique=True)),
-                ('unit', models.PositiveIntegerField()),
-                ('sku', models.CharField(max_length=64)),
-                ('reason', models.CharField(blank=True, max_length=64)),
-                ('grade', models.CharField(max_length=4)),
-                ('accessories_missing', models.JSONField(blank=True, default=list)),
-                ('matches_description', models.BooleanField(default=True)),
-                ('serial_number', models.CharField(blank=True, max_length=100)),
-                ('serial_sold', models.BooleanField(blank=True, null=True)),
-                ('defect_codes', models.JSONField(blank=True, default=list)),
-                ('notes', models.TextField(blank=True)),
-                ('photo_upload_ids', models.JSONField(blank=True, default=list)),
-                ('contradicted', models.BooleanField(default=False)),
-                ('contradictions', models.JSONField(blank=True, default=list)),
-                ('recommendation', models.CharField(max_length=20)),
-                ('recommendation_figures', models.JSONField(default=dict)),
-                ('inspected_at', models.DateTimeField()),
-                ('seconds_spent', models.PositiveIntegerField(blank=True, null=True)),
-                ('inspected_by_label', models.CharField(max_length=200)),
-                ('corrections', models.PositiveIntegerField(default=0)),
-                ('facility', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenants.facility')),
-                ('inspected_by_api_key', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tenants.apikey')),
-                ('inspected_by_user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('merchant', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='tenants.merchant')),
-                ('receipt_line', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='inspections', to='warehouse.receiptline')),
-                ('return_request', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='inspections', to='returns.return')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("public_id", models.CharField(max_length=40, unique=True)),
+                ("unit", models.PositiveIntegerField()),
+                ("sku", models.CharField(max_length=64)),
+                ("reason", models.CharField(blank=True, max_length=64)),
+                ("grade", models.CharField(max_length=4)),
+                ("accessories_missing", models.JSONField(blank=True, default=list)),
+                ("matches_description", models.BooleanField(default=True)),
+                ("serial_number", models.CharField(blank=True, max_length=100)),
+                ("serial_sold", models.BooleanField(blank=True, null=True)),
+                ("defect_codes", models.JSONField(blank=True, default=list)),
+                ("notes", models.TextField(blank=True)),
+                ("photo_upload_ids", models.JSONField(blank=True, default=list)),
+                ("contradicted", models.BooleanField(default=False)),
+                ("contradictions", models.JSONField(blank=True, default=list)),
+                ("recommendation", models.CharField(max_length=20)),
+                ("recommendation_figures", models.JSONField(default=dict)),
+                ("inspected_at", models.DateTimeField()),
+                ("seconds_spent", models.PositiveIntegerField(blank=True, null=True)),
+                ("inspected_by_label", models.CharField(max_length=200)),
+                ("corrections", models.PositiveIntegerField(default=0)),
+                (
+                    "facility",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tenants.facility",
+                    ),
+                ),
+                (
+                    "inspected_by_api_key",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="tenants.apikey",
+                    ),
+                ),
+                (
+                    "inspected_by_user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "merchant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="tenants.merchant"
+                    ),
+                ),
+                (
+                    "receipt_line",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="inspections",
+                        to="warehouse.receiptline",
+                    ),
+                ),
+                (
+                    "return_request",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="inspections",
+                        to="returns.return",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['receipt_line_id', 'unit'],
+                "ordering": ["receipt_line_id", "unit"],
             },
         ),
         migrations.CreateModel(
-            name='Disposition',
+            name="Disposition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('public_id', models.CharField(max_length=40, unique=True)),
-                ('sku', models.CharField(max_length=64)),
-                ('option', models.CharField(max_length=20)),
-                ('recommended', models.CharField(max_length=20)),
-                ('overridden', models.BooleanField(default=False)),
-                ('reason', models.TextField(blank=True)),
-                ('figures', models.JSONField(blank=True, default=dict)),
-                ('condition', models.CharField(choices=[('sellable', 'sellable'), ('refurbish_queue', 'refurbish_queue'), ('repair_queue', 'repair_queue'), ('quarantine', 'quarantine'), ('outbound_vendor', 'outbound_vendor'), ('outbound_liquidator', 'outbound_liquidator'), ('donated', 'donated'), ('recycled', 'recycled'), ('discarded', 'discarded')], max_length=24)),
-                ('lpn', models.CharField(max_length=20, unique=True)),
-                ('decided_at', models.DateTimeField()),
-                ('decided_by_label', models.CharField(max_length=200)),
-                ('decided_by_api_key', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tenants.apikey')),
-                ('decided_by_user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('facility', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenants.facility')),
-                ('merchant', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='tenants.merchant')),
-                ('return_request', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='dispositions', to='returns.return')),
-                ('inspection', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='disposition', to='warehouse.inspection')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("public_id", models.CharField(max_length=40, unique=True)),
+                ("sku", models.CharField(max_length=64)),
+                ("option", models.CharField(max_length=20)),
+                ("recommended", models.CharField(max_length=20)),
+                ("overridden", models.BooleanField(default=False)),
+                ("reason", models.TextField(blank=True)),
+                ("figures", models.JSONField(blank=True, default=dict)),
+                (
+                    "condition",
+                    models.CharField(
+                        choices=[
+                            ("sellable", "sellable"),
+                            ("refurbish_queue", "refurbish_queue"),
+                            ("repair_queue", "repair_queue"),
+                            ("quarantine", "quarantine"),
+                            ("outbound_vendor", "outbound_vendor"),
+                            ("outbound_liquidator", "outbound_liquidator"),
+                            ("donated", "donated"),
+                            ("recycled", "recycled"),
+                            ("discarded", "discarded"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                ("lpn", models.CharField(max_length=20, unique=True)),
+                ("decided_at", models.DateTimeField()),
+                ("decided_by_label", models.CharField(max_length=200)),
+                (
+                    "decided_by_api_key",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="tenants.apikey",
+                    ),
+                ),
+                (
+                    "decided_by_user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "facility",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tenants.facility",
+                    ),
+                ),
+                (
+                    "merchant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="tenants.merchant"
+                    ),
+                ),
+                (
+                    "return_request",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="dispositions",
+                        to="returns.return",
+                    ),
+                ),
+                (
+                    "inspection",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="disposition",
+                        to="warehouse.inspection",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='InspectionDefect',
+            name="InspectionDefect",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('code', models.CharField(max_length=40)),
-                ('sku', models.CharField(max_length=64)),
-                ('reason', models.CharField(blank=True, max_length=64)),
-                ('inspected_at', models.DateTimeField()),
-                ('inspection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='defects', to='warehouse.inspection')),
-                ('merchant', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='tenants.merchant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("code", models.CharField(max_length=40)),
+                ("sku", models.CharField(max_length=64)),
+                ("reason", models.CharField(blank=True, max_length=64)),
+                ("inspected_at", models.DateTimeField()),
+                (
+                    "inspection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="defects",
+                        to="warehouse.inspection",
+                    ),
+                ),
+                (
+                    "merchant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="tenants.merchant"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='InspectionSettings',
+            name="InspectionSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('grade_scale', models.JSONField(blank=True, default=list)),
-                ('defect_codes', models.JSONField(blank=True, default=list)),
-                ('figures_overrides', models.JSONField(blank=True, default=dict)),
-                ('money_weight', models.DecimalField(decimal_places=4, default='0.5', max_digits=5)),
-                ('carbon_price_per_tonne', models.PositiveIntegerField(default=20000)),
-                ('merchant', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='tenants.merchant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("grade_scale", models.JSONField(blank=True, default=list)),
+                ("defect_codes", models.JSONField(blank=True, default=list)),
+                ("figures_overrides", models.JSONField(blank=True, default=dict)),
+                (
+                    "money_weight",
+                    models.DecimalField(decimal_places=4, default="0.5", max_digits=5),
+                ),
+                ("carbon_price_per_tonne", models.PositiveIntegerField(default=20000)),
+                (
+                    "merchant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="tenants.merchant"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='InventoryMovement',
+            name="InventoryMovement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('public_id', models.CharField(max_length=40, unique=True)),
-                ('sku', models.CharField(max_length=64)),
-                ('condition', models.CharField(choices=[('sellable', 'sellable'), ('refurbish_queue', 'refurbish_queue'), ('repair_queue', 'repair_queue'), ('quarantine', 'quarantine'), ('outbound_vendor', 'outbound_vendor'), ('outbound_liquidator', 'outbound_liquidator'), ('donated', 'donated'), ('recycled', 'recycled'), ('discarded', 'discarded')], max_length=24)),
-                ('quantity', models.IntegerField()),
-                ('lpn', models.CharField(blank=True, max_length=20)),
-                ('kind', models.CharField(max_length=20)),
-                ('note', models.CharField(blank=True, max_length=300)),
-                ('moved_by_label', models.CharField(max_length=200)),
-                ('disposition', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='movements', to='warehouse.disposition')),
-                ('facility', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenants.facility')),
-                ('merchant', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='tenants.merchant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("public_id", models.CharField(max_length=40, unique=True)),
+                ("sku", models.CharField(max_length=64)),
+                (
+                    "condition",
+                    models.CharField(
+                        choices=[
+                            ("sellable", "sellable"),
+                            ("refurbish_queue", "refurbish_queue"),
+                            ("repair_queue", "repair_queue"),
+                            ("quarantine", "quarantine"),
+                            ("outbound_vendor", "outbound_vendor"),
+                            ("outbound_liquidator", "outbound_liquidator"),
+                            ("donated", "donated"),
+                            ("recycled", "recycled"),
+                            ("discarded", "discarded"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                ("quantity", models.IntegerField()),
+                ("lpn", models.CharField(blank=True, max_length=20)),
+                ("kind", models.CharField(max_length=20)),
+                ("note", models.CharField(blank=True, max_length=300)),
+                ("moved_by_label", models.CharField(max_length=200)),
+                (
+                    "disposition",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="movements",
+                        to="warehouse.disposition",
+                    ),
+                ),
+                (
+                    "facility",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tenants.facility",
+                    ),
+                ),
+                (
+                    "merchant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="tenants.merchant"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['pk'],
+                "ordering": ["pk"],
             },
         ),
         migrations.AddIndex(
-            model_name='inspection',
-            index=models.Index(fields=['merchant', 'sku', 'inspected_at'], name='inspection_sku_trend'),
+            model_name="inspection",
+            index=models.Index(
+                fields=["merchant", "sku", "inspected_at"], name="inspection_sku_trend"
+            ),
         ),
         migrations.AddIndex(
-            model_name='inspection',
-            index=models.Index(fields=['merchant', 'reason', 'inspected_at'], name='inspection_reason_trend'),
+            model_name="inspection",
+            index=models.Index(
+                fields=["merchant", "reason", "inspected_at"], name="inspection_reason_trend"
+            ),
         ),
         migrations.AddIndex(
-            model_name='inspection',
-            index=models.Index(fields=['return_request', 'contradicted'], name='inspection_return_finding'),
+            model_name="inspection",
+            index=models.Index(
+                fields=["return_request", "contradicted"], name="inspection_return_finding"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='inspection',
-            constraint=models.UniqueConstraint(fields=('receipt_line', 'unit'), name='inspection_per_unit'),
+            model_name="inspection",
+            constraint=models.UniqueConstraint(
+                fields=("receipt_line", "unit"), name="inspection_per_unit"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='inspection',
-            constraint=models.CheckConstraint(condition=models.Q(('unit__gte', 1)), name='inspection_unit_from_1'),
+            model_name="inspection",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("unit__gte", 1)), name="inspection_unit_from_1"
+            ),
         ),
         migrations.AddIndex(
-            model_name='disposition',
-            index=models.Index(fields=['merchant', 'option', 'decided_at'], name='disposition_option'),
+            model_name="disposition",
+            index=models.Index(
+                fields=["merchant", "option", "decided_at"], name="disposition_option"
+            ),
         ),
         migrations.AddIndex(
-            model_name='inspectiondefect',
-            index=models.Index(fields=['merchant', 'sku', 'code', 'inspected_at'], name='defect_by_sku'),
+            model_name="inspectiondefect",
+            index=models.Index(
+                fields=["merchant", "sku", "code", "inspected_at"], name="defect_by_sku"
+            ),
         ),
         migrations.AddIndex(
-            model_name='inspectiondefect',
-            index=models.Index(fields=['merchant', 'reason', 'code', 'inspected_at'], name='defect_by_reason'),
+            model_name="inspectiondefect",
+            index=models.Index(
+                fields=["merchant", "reason", "code", "inspected_at"], name="defect_by_reason"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='inspectiondefect',
-            constraint=models.UniqueConstraint(fields=('inspection', 'code'), name='inspection_defect_once'),
+            model_name="inspectiondefect",
+            constraint=models.UniqueConstraint(
+                fields=("inspection", "code"), name="inspection_defect_once"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='inspectionsettings',
-            constraint=models.UniqueConstraint(fields=('merchant',), name='inspection_settings_per_merchant'),
+            model_name="inspectionsettings",
+            constraint=models.UniqueConstraint(
+                fields=("merchant",), name="inspection_settings_per_merchant"
+            ),
         ),
         migrations.AddIndex(
-            model_name='inventorymovement',
-            index=models.Index(fields=['facility', 'sku', 'condition'], name='inventory_balance'),
+            model_name="inventorymovement",
+            index=models.Index(fields=["facility", "sku", "condition"], name="inventory_balance"),
         ),
         migrations.AddIndex(
-            model_name='inventorymovement',
-            index=models.Index(fields=['lpn'], name='inventory_by_lpn'),
+            model_name="inventorymovement",
+            index=models.Index(fields=["lpn"], name="inventory_by_lpn"),
         ),
         migrations.AddConstraint(
-            model_name='inventorymovement',
-            constraint=models.CheckConstraint(condition=models.Q(('quantity', 0), _negated=True), name='inventory_movement_not_zero'),
+            model_name="inventorymovement",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("quantity", 0), _negated=True),
+                name="inventory_movement_not_zero",
+            ),
         ),
     ]
