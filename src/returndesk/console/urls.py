@@ -7,6 +7,7 @@ from returndesk.console.views import (
     carriers,
     common,
     inspection,
+    inspection_settings,
     policy,
     returns,
     review,
@@ -23,6 +24,7 @@ urlpatterns = [
     *shipping.urlpatterns,  # before returns: its <ran>/<action>/ would take label/
     *inspection.urlpatterns,  # before returns (and beside the station it extends)
     *station.urlpatterns,
+    *inspection_settings.urlpatterns,
     *returns.urlpatterns,
     *agent.urlpatterns,
     *review.urlpatterns,
