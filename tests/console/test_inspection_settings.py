@@ -47,7 +47,7 @@ def test_the_page_shows_the_defaults(admin: Client) -> None:
     assert 'value="0.5"' in text and 'value="20000"' in text
     assert "minor units of USD" in text
     # the default table, read-only, per category
-    assert "Values and costs per category" in text and ">apparel<" in text
+    assert "Costs and factors per category" in text and ">apparel<" in text
     assert ">electronics<" in text and "return_to_vendor" in text
     assert reverse("console:admin_inspection", args=["acme"]) in text  # in the admin menu
 

@@ -176,7 +176,7 @@ def current_values(merchant_id: int) -> dict[str, str]:
     return {
         "grade_scale": _pairs_text(settings.grades),
         "defect_codes": _pairs_text([p for p in settings.defects if p[0] not in provider]),
-        "money_weight": str(settings.weighting.money_weight.normalize()),
+        "money_weight": f"{settings.weighting.money_weight.normalize():f}",
         "carbon_price_per_tonne": str(settings.weighting.carbon_price_per_tonne),
         "overrides": json.dumps(overrides, indent=2, ensure_ascii=False) if overrides else "",
     }
@@ -245,7 +245,7 @@ def _figure(value: Any) -> str:
     if value is None:
         return "—"
     if isinstance(value, Decimal):
-        return str(value.normalize()) if value else "0"
+        return f"{value.normalize():f}" if value else "0"
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     return str(value)
@@ -254,12 +254,12 @@ def _figure(value: Any) -> str:
 def default_table() -> dict[str, Any]:
     """DEFAULT_FIGURES as rows of text, for the read-only tables beside the overrides."""
     grades = sorted({g for row in DEFAULT_FIGURES.values() for g in row.grade_factors})
-    main, outbound, co2e = [], [], []
+    factors, main, outbound, co2e = [], [], [], []
     for name, row in DEFAULT_FIGURES.items():
+        factors.append([name, *(_figure(row.grade_factors.get(g)) for g in grades)])
         main.append(
             [
                 name,
-                *(_figure(row.grade_factors.get(g)) for g in grades),
                 _figure(row.processing_cost),
                 _figure(row.refurbishment_cost),
                 _figure(row.refurbished_factor),
@@ -272,7 +272,14 @@ def default_table() -> dict[str, Any]:
         )
         outbound.append([name, *(_figure(row.outbound_costs.get(o)) for o in OPTIONS)])
         co2e.append([name, *(_figure(row.co2e_avoided_per_kg.get(o)) for o in OPTIONS)])
-    return {"grades": grades, "options": OPTIONS, "main": main, "outbound": outbound, "co2e": co2e}
+    return {
+        "grades": grades,
+        "options": OPTIONS,
+        "factors": factors,
+        "main": main,
+        "outbound": outbound,
+        "co2e": co2e,
+    }
 
 
 @console_page(perm.MERCHANT_SETTINGS)
