@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import Client
 
 from returndesk.tenants.models import ApiKey, Facility, Merchant
 from returndesk.tenants.selectors import apikey_authenticate
@@ -168,3 +170,19 @@ def test_the_returndesk_command_accepts_hyphenated_names(capsys) -> None:  # typ
         main(["returndesk", "import-orders", "--help"])
     assert exit_info.value.code == 0
     assert "--shift-to" in capsys.readouterr().out
+
+
+def test_the_demo_prints_where_to_go_and_its_example_order_works(
+    settings: Any, tmp_path: Path
+) -> None:
+    settings.VAR_DIR = tmp_path
+    out = StringIO()
+    call_command("demo", "--seed-only", "--without-online-retail", "--port", "8123", stdout=out)
+    printed = out.getvalue()
+    assert "Console      http://127.0.0.1:8123/console/" in printed
+    assert "Portal       http://127.0.0.1:8123/r/northwind/" in printed
+    assert "rd_m_" in printed and "rd_p_" in printed  # the API keys, once
+    found = Client().post(
+        "/r/northwind/", {"order_number": "NW-10002", "email": "grace.hopper@example.com"}
+    )
+    assert found.status_code == 302  # the order the demo points shoppers to exists

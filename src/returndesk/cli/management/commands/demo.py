@@ -47,6 +47,9 @@ class Command(ReturnDeskCommand):
             "ReturnDesk demo",
             *[f"  {line}" for line in report.lines],
             "",
+            f"  Console      {base}/console/   (staff: sign in with a login below)",
+            f"  Portal       {base}/r/northwind/   (shoppers: try order NW-10002 with "
+            "grace.hopper@example.com)",
             f"  API docs     {base}/api/v1/docs   (OpenAPI: {base}/api/v1/openapi.json)",
             f"  Admin        {base}/admin/   (superusers)",
             f"  Health       {base}/healthz  {base}/readyz",
