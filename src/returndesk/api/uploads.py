@@ -1,15 +1,21 @@
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse
+from django_scopes import scopes_disabled
 from ninja import File, Form, Router, UploadedFile
 from pydantic import BaseModel
 
-from returndesk.api.auth import merchant_context
+from returndesk.api.auth import merchant_context, principal_of
 from returndesk.api.render import json_response
 from returndesk.api.schemas import PROBLEMS
+from returndesk.core.codes import parse_ran
+from returndesk.core.errors import NotFound, ValidationFailed
+from returndesk.core.models import Upload
+from returndesk.core.tenancy import merchant_scope
 from returndesk.core.uploads import upload_create
+from returndesk.returns.models import Return
 from returndesk.tenants import permissions as perm
 
 router = Router(tags=["uploads"])
@@ -29,21 +35,50 @@ def upload(
     request: HttpRequest,
     file: File[UploadedFile],
     purpose: Form[Literal["photo", "receipt"]] = "photo",
+    ran: Form[str] = "",
 ) -> HttpResponse:
     """A photo or a proof of purchase (JPEG, PNG or WebP, up to 10 MiB), checked by content and
-    stored without its metadata; answers the `upload_id` to reference in a return."""
+    stored without its metadata; answers the `upload_id` to reference in a return. A provider
+    (station) key sends photos of a package or an item it received: it names the return's
+    `ran`, whose merchant must be one its facilities serve, and the photo belongs to that
+    merchant like every other upload of the return."""
+    principal = principal_of(request)
+    if principal.merchant is None and (
+        principal.can(perm.RECEIVING) or principal.can(perm.INSPECTION)
+    ):
+        if purpose != "photo":
+            raise ValidationFailed.on("purpose", "a station uploads photos only")
+        if not ran.strip():
+            raise ValidationFailed.on("ran", "name the return the photo is about")
+        with scopes_disabled():
+            ret = (
+                Return.objects.filter(ran=parse_ran(ran), merchant_id__in=principal.merchant_ids)
+                .select_related("merchant")
+                .first()
+            )
+        if ret is None:
+            raise NotFound(f"No return {ran} at your facilities.")
+        with merchant_scope(ret.merchant):
+            stored = upload_create(
+                actor=principal.actor,
+                merchant_id=ret.merchant_id,
+                data=file.read(),
+                purpose=purpose,
+            )
+            return json_response(_shown(stored), 201)
     with merchant_context(request, perm.RETURNS_CREATE) as (principal, merchant):
         stored = upload_create(
             actor=principal.actor, merchant_id=merchant.pk, data=file.read(), purpose=purpose
         )
-        return json_response(
-            {
-                "upload_id": stored.public_id,
-                "purpose": stored.purpose,
-                "content_type": stored.content_type,
-                "size_bytes": stored.size_bytes,
-                "width": stored.width,
-                "height": stored.height,
-            },
-            201,
-        )
+        return json_response(_shown(stored), 201)
+
+
+def _shown(stored: Upload) -> dict[str, Any]:
+    return {
+        "upload_id": stored.public_id,
+        "purpose": stored.purpose,
+        "content_type": stored.content_type,
+        "size_bytes": stored.size_bytes,
+        "width": stored.width,
+        "height": stored.height,
+    }
