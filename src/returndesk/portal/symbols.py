@@ -1,4 +1,4 @@
-"""The RAN as a QR code (segno) and a Code128 barcode (python-barcode), as inline SVG.
+"""The RAN as a QR code (segno) and a Code128 barcode (core/barcodes.py), as inline SVG.
 
 Both carry the 13 symbols of the RAN without hyphens, which scanners read back exactly and
 `parse_ran` accepts. The SVG uses presentation attributes only, never `style`, so the page's
@@ -7,10 +7,11 @@ Content-Security-Policy (no inline styles) does not blank it.
 
 from __future__ import annotations
 
-import barcode
 import segno
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+
+from returndesk.core.barcodes import code128_modules
 
 QUIET_MODULES = 10  # Code128 wants a quiet zone of ten modules on each side
 
@@ -24,7 +25,7 @@ def qr_svg(ran: str, *, title: str) -> SafeString:
 
 
 def code128_svg(ran: str, *, title: str, height: int = 60) -> SafeString:
-    modules = barcode.get("code128", ran).build()[0]
+    modules = code128_modules(ran)
     width = len(modules) + 2 * QUIET_MODULES
     bars = []
     x = 0

@@ -12,11 +12,11 @@ import secrets
 from dataclasses import dataclass
 from itertools import groupby
 
-import barcode as python_barcode
 from reportlab.lib.units import inch
 from reportlab.lib.utils import simpleSplit
 from reportlab.pdfgen.canvas import Canvas
 
+from returndesk.core.barcodes import code128_modules
 from returndesk.core.codes import ALPHABET
 from returndesk.shipping.labels import zpl_escape
 
@@ -68,9 +68,8 @@ class TagDocument:
 
 
 def _modules(data: str) -> str:
-    """The Code 128 modules of the data, 1 for a bar (python-barcode picks the code sets)."""
-    modules: str = python_barcode.get("code128", data).build()[0]
-    return modules
+    """The Code 128 modules of the data, 1 for a bar."""
+    return code128_modules(data)
 
 
 def _lines(doc: TagDocument) -> list[str]:
