@@ -21,7 +21,8 @@ from hypothesis import settings as hypothesis_settings
 
 from returndesk.core.actors import Actor
 from returndesk.tenants.models import Merchant
-from returndesk.tenants.services import apikey_create, facility_create, merchant_create
+from returndesk.tenants.services import apikey_create, merchant_create
+from tests.factories import make_facility
 
 hypothesis_settings.register_profile("soak", max_examples=5_000, deadline=None)
 hypothesis_settings.register_profile("default", deadline=None)
@@ -137,15 +138,6 @@ def outsider_api(other_merchant: Merchant) -> ApiClient:
 
 @pytest.fixture
 def provider_api(merchant: Merchant) -> ApiClient:
-    facility_create(
-        actor=ACTOR,
-        code="FAC1",
-        name="Facility one",
-        line1="1 Dock Rd",
-        city="Newark",
-        postal_code="07102",
-        country="US",
-        merchant_slugs=[merchant.slug],
-    )
+    make_facility(merchant, code="FAC1", name="Facility one")
     _, key = apikey_create(actor=ACTOR, name="station", facility_codes=["FAC1"])
     return ApiClient(key)

@@ -60,3 +60,21 @@ def order_body(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+def make_facility(merchant: Any, *, code: str = "FAC1", name: str, region: str = "") -> Any:
+    """A returns centre in Newark serving `merchant`, made through the service."""
+    from returndesk.core.actors import Actor
+    from returndesk.tenants.services import facility_create
+
+    return facility_create(
+        actor=Actor.system("tests"),
+        code=code,
+        name=name,
+        line1="1 Dock Rd",
+        city="Newark",
+        region=region,
+        postal_code="07102",
+        country="US",
+        merchant_slugs=[merchant.slug],
+    )

@@ -12,11 +12,11 @@ from playwright.sync_api import Page, expect
 
 from returndesk.returns.models import Return
 from returndesk.tenants.models import Merchant
-from returndesk.tenants.services import facility_create
 from returndesk.warehouse.models import Disposition, Inspection
 from tests.browser.conftest import accessible
-from tests.conftest import ACTOR, ApiClient
+from tests.conftest import ApiClient
 from tests.console.test_console import PASSWORD, staff
+from tests.factories import make_facility
 from tests.returns.test_returns_api import order, request  # noqa: F401 - the order fixture
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.needs_chromium]
@@ -29,16 +29,7 @@ def test_a_worker_inspects_both_lines_accepts_one_and_overrides_the_other(
     api: ApiClient,
     order: dict[str, Any],  # noqa: F811
 ) -> None:
-    facility_create(
-        actor=ACTOR,
-        code="FAC1",
-        name="Newark returns centre",
-        line1="1 Dock Rd",
-        city="Newark",
-        postal_code="07102",
-        country="US",
-        merchant_slugs=[merchant.slug],
-    )
+    make_facility(merchant, code="FAC1", name="Newark returns centre")
     lines = [
         {"line_id": "1", "quantity": 1, "reason": "wrong_size"},
         {"line_id": "2", "quantity": 1, "reason": "changed_mind"},

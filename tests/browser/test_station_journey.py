@@ -12,11 +12,11 @@ from playwright.sync_api import Page, expect
 
 from returndesk.returns.models import Return
 from returndesk.tenants.models import Merchant
-from returndesk.tenants.services import facility_create
 from returndesk.warehouse.models import Receipt
 from tests.browser.conftest import accessible
-from tests.conftest import ACTOR, ApiClient
+from tests.conftest import ApiClient
 from tests.console.test_console import PASSWORD, staff
+from tests.factories import make_facility
 from tests.returns.test_returns_api import order  # noqa: F401 - the order fixture
 from tests.warehouse.conftest import make_return
 
@@ -30,16 +30,7 @@ def test_a_worker_scans_a_label_and_records_the_box(
     api: ApiClient,
     order: dict[str, Any],  # noqa: F811
 ) -> None:
-    facility_create(
-        actor=ACTOR,
-        code="FAC1",
-        name="Newark returns centre",
-        line1="1 Dock Rd",
-        city="Newark",
-        postal_code="07102",
-        country="US",
-        merchant_slugs=[merchant.slug],
-    )
+    make_facility(merchant, code="FAC1", name="Newark returns centre")
     ret = make_return(api)
     tracking = api.post(f"/returns/{ret['ran']}/label", {}).json()["tracking_number"]
     staff("dock@provider.example", "warehouse", None)

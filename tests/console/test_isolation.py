@@ -23,12 +23,13 @@ from returndesk.returns.services import return_act
 from returndesk.shipping.models import WEBHOOK_FAILED, CarrierWebhook
 from returndesk.shipping.services import facility_route_add, label_issue
 from returndesk.tenants.models import Facility, Merchant
-from returndesk.tenants.services import apikey_create, facility_create
+from returndesk.tenants.services import apikey_create
 from returndesk.warehouse.dispositions import disposition_record
 from returndesk.warehouse.inspection import InspectionInput, inspection_record
 from returndesk.warehouse.models import ReceiptLine
 from returndesk.warehouse.services import LineCount, receipt_record, receipt_scan
 from tests.console.test_console import pending, signed_in, staff  # noqa: F401 - fixtures
+from tests.factories import make_facility
 from tests.returns.test_returns_api import order  # noqa: F401 - the order fixture
 
 pytestmark = pytest.mark.django_db
@@ -49,16 +50,7 @@ def arguments(pattern: URLPattern, values: dict[str, Any]) -> dict[str, Any]:
 def values(merchant: Merchant, pending: str) -> dict[str, Any]:  # noqa: F811
     actor = Actor.system("tests")
     key, _ = apikey_create(actor=actor, name="isolation", merchant=merchant)
-    facility_create(
-        actor=actor,
-        code="FAC1",
-        name="Facility one",
-        line1="1 Dock Rd",
-        city="Newark",
-        postal_code="07102",
-        country="US",
-        merchant_slugs=[merchant.slug],
-    )
+    make_facility(merchant, code="FAC1", name="Facility one")
     with merchant_scope(merchant):  # an authorized return with a label: every page has content
         ret = return_act(
             actor=actor,

@@ -16,6 +16,7 @@ from returndesk.tenants.services import facility_create
 from returndesk.warehouse.models import Receipt, UnidentifiedPackage
 from tests.conftest import ACTOR, ApiClient
 from tests.console.test_console import signed_in, staff
+from tests.factories import make_facility
 from tests.returns.test_returns_api import order  # noqa: F401 - the order fixture
 from tests.warehouse.conftest import make_return
 
@@ -25,16 +26,7 @@ HTMX = {"HX-Request": "true"}
 
 @pytest.fixture
 def facility(merchant: Merchant) -> Facility:
-    return facility_create(
-        actor=ACTOR,
-        code="FAC1",
-        name="Facility one",
-        line1="1 Dock Rd",
-        city="Newark",
-        postal_code="07102",
-        country="US",
-        merchant_slugs=[merchant.slug],
-    )
+    return make_facility(merchant, code="FAC1", name="Facility one")
 
 
 @pytest.fixture

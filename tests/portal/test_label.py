@@ -16,8 +16,8 @@ from returndesk.returns.models import Return
 from returndesk.shipping.models import Label
 from returndesk.shipping.services import carrier_settings_update
 from returndesk.tenants.models import Merchant
-from returndesk.tenants.services import facility_create
 from tests.conftest import ACTOR, ApiClient
+from tests.factories import make_facility
 from tests.portal.conftest import confirm, review_token, set_policy, text, up_to_review
 from tests.shipping.tracking_helpers import (
     GENERIC_SECRET,
@@ -35,17 +35,7 @@ STATUS_LINK = re.compile(r'href="[^"]*(/r/acme/status/[^"/]+/)" id="status-link"
 
 @pytest.fixture(autouse=True)
 def facility(merchant: Merchant) -> None:
-    facility_create(
-        actor=ACTOR,
-        code="NJ1",
-        name="Newark returns centre",
-        line1="1 Dock Rd",
-        city="Newark",
-        region="NJ",
-        postal_code="07102",
-        country="US",
-        merchant_slugs=[merchant.slug],
-    )
+    make_facility(merchant, code="NJ1", name="Newark returns centre", region="NJ")
 
 
 def confirmed(shopper: Client) -> tuple[Return, str]:

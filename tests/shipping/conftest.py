@@ -5,24 +5,14 @@ from typing import Any
 import pytest
 
 from returndesk.tenants.models import Facility, Merchant
-from returndesk.tenants.services import facility_create
-from tests.conftest import ACTOR, ApiClient
+from tests.conftest import ApiClient
+from tests.factories import make_facility
 from tests.returns.test_returns_api import order, request  # noqa: F401 - the order fixture
 
 
 @pytest.fixture
 def facility(merchant: Merchant) -> Facility:
-    return facility_create(
-        actor=ACTOR,
-        code="NJ1",
-        name="Newark returns centre",
-        line1="1 Dock Rd",
-        city="Newark",
-        region="NJ",
-        postal_code="07102",
-        country="US",
-        merchant_slugs=[merchant.slug],
-    )
+    return make_facility(merchant, code="NJ1", name="Newark returns centre", region="NJ")
 
 
 @pytest.fixture

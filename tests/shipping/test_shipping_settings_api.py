@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from returndesk.tenants.models import Facility, Merchant
-from returndesk.tenants.services import facility_create
-from tests.conftest import ACTOR, ApiClient
+from tests.conftest import ApiClient
+from tests.factories import make_facility
 
 pytestmark = pytest.mark.django_db
 
@@ -50,16 +50,7 @@ def test_routes_are_added_listed_and_removed_by_their_merchant_only(
 def test_a_route_to_a_facility_not_serving_the_merchant_is_422(
     api: ApiClient, other_merchant: Merchant
 ) -> None:
-    facility_create(
-        actor=ACTOR,
-        code="GLX1",
-        name="Globex only",
-        line1="1 Dock Rd",
-        city="Newark",
-        postal_code="07102",
-        country="US",
-        merchant_slugs=[other_merchant.slug],
-    )
+    make_facility(other_merchant, code="GLX1", name="Globex only")
     response = api.post("/shipping/routes", {"facility": "GLX1", "country": "USA"})
     assert response.status_code == 422
     assert {e["field"] for e in response.json()["errors"]} == {"facility", "country"}

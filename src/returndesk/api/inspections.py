@@ -14,7 +14,7 @@ from ninja import Query, Router
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from returndesk.api.receipts import WITH_CONFLICT, provider_context
-from returndesk.api.render import json_response
+from returndesk.api.render import file_response, json_response
 from returndesk.api.schemas import PROBLEMS
 from returndesk.core.codes import format_ran, parse_ran
 from returndesk.core.errors import NotFound
@@ -298,13 +298,6 @@ def _tag(principal: Principal, ran: str, line_id: str, unit: int) -> Any:
     return dispositions.tag_document(found, ret=ret)
 
 
-def _file(body: bytes, content_type: str, filename: str) -> HttpResponse:
-    response = HttpResponse(body, content_type=content_type)
-    response["Content-Disposition"] = f'inline; filename="{filename}"'
-    response["Cache-Control"] = "private, no-store"
-    return response
-
-
 @router.get(
     "/returns/{ran}/lines/{line_id}/units/{unit}/tag.pdf",
     response={200: None, **PROBLEMS},
@@ -320,7 +313,9 @@ def tag_pdf(
     """The dispositioned unit's item tag as PDF, 4x6 (default) or 2x1 inches."""
     with provider_context(request, perm.TAGS_PRINT) as principal:
         doc = _tag(principal, ran, line_id, unit)
-        return _file(render_tag_pdf(doc, query.size), "application/pdf", f"tag-{doc.lpn}.pdf")
+        return file_response(
+            render_tag_pdf(doc, query.size), "application/pdf", f"tag-{doc.lpn}.pdf"
+        )
 
 
 @router.get(
@@ -339,4 +334,4 @@ def tag_zpl(
     with provider_context(request, perm.TAGS_PRINT) as principal:
         doc = _tag(principal, ran, line_id, unit)
         zpl = render_tag_zpl(doc, query.size).encode()
-        return _file(zpl, "text/plain; charset=utf-8", f"tag-{doc.lpn}.zpl")
+        return file_response(zpl, "text/plain; charset=utf-8", f"tag-{doc.lpn}.zpl")

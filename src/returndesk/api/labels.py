@@ -10,7 +10,7 @@ from ninja import Router
 from pydantic import BaseModel, Field
 
 from returndesk.api.auth import merchant_context
-from returndesk.api.render import json_response, money
+from returndesk.api.render import file_response, json_response, money
 from returndesk.api.schemas import PROBLEMS, MoneyOut, ProblemOut
 from returndesk.core.codes import format_ran
 from returndesk.returns import selectors as return_selectors
@@ -159,13 +159,6 @@ def label_get(request: HttpRequest, ran: str) -> HttpResponse:
         return json_response(label_out(selectors.label_for_return(ret=ret)))
 
 
-def _file(body: bytes, content_type: str, filename: str) -> HttpResponse:
-    response = HttpResponse(body, content_type=content_type)
-    response["Content-Disposition"] = f'inline; filename="{filename}"'
-    response["Cache-Control"] = "private, no-store"
-    return response
-
-
 @router.get(
     "/returns/{ran}/label.pdf",
     response={200: None, **PROBLEMS},
@@ -180,7 +173,7 @@ def label_pdf(request: HttpRequest, ran: str) -> HttpResponse:
         ret = return_selectors.return_get(merchant=merchant, ran=ran)
         label = selectors.label_for_return(ret=ret)
         pdf = render_pdf(selectors.label_document(label=label))
-        return _file(pdf, "application/pdf", f"return-{format_ran(ret.ran)}.pdf")
+        return file_response(pdf, "application/pdf", f"return-{format_ran(ret.ran)}.pdf")
 
 
 @router.get(
@@ -197,4 +190,6 @@ def label_zpl(request: HttpRequest, ran: str) -> HttpResponse:
         ret = return_selectors.return_get(merchant=merchant, ran=ran)
         label = selectors.label_for_return(ret=ret)
         zpl = render_zpl(selectors.label_document(label=label))
-        return _file(zpl.encode(), "text/plain; charset=utf-8", f"return-{format_ran(ret.ran)}.zpl")
+        return file_response(
+            zpl.encode(), "text/plain; charset=utf-8", f"return-{format_ran(ret.ran)}.zpl"
+        )

@@ -14,6 +14,14 @@ from returndesk.catalog.services import paid_total
 from returndesk.core.errors import FieldError
 
 
+def file_response(body: bytes, content_type: str, filename: str) -> HttpResponse:
+    """A printable file (label, tag) shown inline and never cached: it names a person."""
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
 def json_response(body: Any, status: int = 200) -> HttpResponse:
     return HttpResponse(
         json.dumps(body, cls=DjangoJSONEncoder), status=status, content_type="application/json"
