@@ -180,6 +180,11 @@ RETURNDESK_EASYPOST_API_KEY = os.environ.get("RETURNDESK_EASYPOST_API_KEY", "")
 RETURNDESK_EASYPOST_API_BASE = os.environ.get(
     "RETURNDESK_EASYPOST_API_BASE", "https://api.easypost.com/v2"
 )
+# Payment providers' service URLs (docs/payments.md): unset (None) is the real Stripe or PayPal
+# (PayPal's sandbox or live by the merchant's setting); a URL points every merchant's calls at a
+# replay server (tests/payments/servers.py). Credentials are per merchant, stored encrypted.
+RETURNDESK_STRIPE_API_BASE = os.environ.get("RETURNDESK_STRIPE_API_BASE") or None
+RETURNDESK_PAYPAL_API_BASE = os.environ.get("RETURNDESK_PAYPAL_API_BASE") or None
 # Inbound carrier webhooks (docs/tracking-webhooks.md). EasyPost's webhook secret; the generic
 # format's secrets as "carrier=secret" pairs, comma-separated. Several secrets for one carrier
 # (repeat it, or list EasyPost's comma-separated) are all accepted while one is being rotated.
