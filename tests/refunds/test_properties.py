@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, note
 from hypothesis import strategies as st
 
-from returndesk.core.money import allocate
+from returndesk.core.money import allocate, discount_shares
 from returndesk.policies.document import PolicyDocument
 from returndesk.policies.engine import (
     CustomerHistory,
@@ -195,8 +195,9 @@ NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 def test_the_calculator_agrees_with_the_policy_engines_estimate(
     order: PaidOrder, policy: PolicyDocument, data: st.DataObject
 ) -> None:
-    """Where they overlap (no order discount, no findings, nothing refunded before, every line
-    eligible), the engine's fees and refund estimate are the calculator's."""
+    """Where they overlap (no findings, nothing refunded before, every line eligible), the
+    engine's fees and refund estimate are the calculator's. The order discount reaches the
+    engine inside each line's discount, shared as returns.services.order_snapshot shares it."""
     order = with_tenders(
         PaidOrder(
             order.order_number,
@@ -204,9 +205,14 @@ def test_the_calculator_agrees_with_the_policy_engines_estimate(
             order.lines,
             tax_included=order.tax_included,
             shipping_total=order.shipping_total,
+            order_discount_total=order.order_discount_total,
         ),
         ["card"],
         [1],
+    )
+    shares, _ = discount_shares(
+        [li.unit_price * li.quantity - li.discount for li in order.lines],
+        order.order_discount_total,
     )
     request = data.draw(requests_for(order, PriorRefunds(), with_findings=False))
     assert request is not None
@@ -225,13 +231,13 @@ def test_the_calculator_agrees_with_the_policy_engines_estimate(
                 category=li.category,
                 quantity=li.quantity,
                 unit_price=li.unit_price,
-                discount=li.discount,
+                discount=li.discount + share,
                 tax=li.tax,
                 returnable=True,
                 final_sale=False,
                 already_returned=0,
             )
-            for li in order.lines
+            for li, share in zip(order.lines, shares, strict=True)
         ),
         total=order.total,
     )

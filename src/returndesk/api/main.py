@@ -18,6 +18,7 @@ from returndesk.api import (
     policy,
     products,
     receipts,
+    refunds,
     returns,
     shipping,
     uploads,
@@ -47,6 +48,7 @@ api.add_router("", carriers.router)
 api.add_router("", shipping.router)
 api.add_router("", receipts.router)
 api.add_router("", inspections.router)
+api.add_router("", refunds.router)
 
 
 def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:

@@ -12,6 +12,7 @@ from returndesk.api.inspections import warehouse_of_return
 from returndesk.api.labels import label_out
 from returndesk.api.pagination import paginate
 from returndesk.api.receipts import receipt_out
+from returndesk.api.refunds import money_of_return
 from returndesk.api.render import json_response, money
 from returndesk.api.schemas import (
     PROBLEMS,
@@ -155,6 +156,7 @@ def return_get(request: HttpRequest, ran: str) -> HttpResponse:
                 "label": label_out(label) if label else None,
                 "receipts": [receipt_out(receipt)] if receipt else [],
                 **warehouse_of_return(ret),
+                **money_of_return(ret),
             }
         )
 

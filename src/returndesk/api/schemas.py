@@ -229,6 +229,21 @@ class ReturnPage(BaseModel):
     data: list[ReturnOut]
     next_cursor: str | None
 
+    refunds: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="the return's refunds (as GET /refunds/{id} answers); in GET /returns/{ran} "
+        "only",
+    )
+    adjustments: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="money paid that later facts took back, open or resolved; "
+        "in GET /returns/{ran} only",
+    )
+    exchanges: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="replacements for lines returned with exchange_for, with their status; "
+        "in GET /returns/{ran} only",
+    )
 
 class EventOut(BaseModel):
     id: str

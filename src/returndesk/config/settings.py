@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "returndesk.shipping",
     "returndesk.warehouse",
     "returndesk.api",
+    "returndesk.refunds",
     "returndesk.cli",
     "returndesk.console",
     "returndesk.portal",
@@ -193,6 +194,12 @@ RETURNDESK_EASYPOST_WEBHOOK_SECRET = os.environ.get("RETURNDESK_EASYPOST_WEBHOOK
 RETURNDESK_CARRIER_WEBHOOK_SECRETS = os.environ.get("RETURNDESK_CARRIER_WEBHOOK_SECRETS", "")
 
 TASKS = {
+# Keys that encrypt merchants' integration secrets (core/secrets.py): Fernet keys, comma-separated,
+# the first encrypting and all decrypting. The demo derives one from SECRET_KEY.
+RETURNDESK_SECRETS_KEYS = os.environ.get("RETURNDESK_SECRETS_KEYS", "")
+if PRODUCTION and not RETURNDESK_SECRETS_KEYS:
+    raise RuntimeError("RETURNDESK_SECRETS_KEYS must be set when RETURNDESK_PRODUCTION=1")
+
     "default": {
         "BACKEND": "django_tasks_db.DatabaseBackend",
         "QUEUES": ["default"],

@@ -157,3 +157,14 @@ def allocate(total: int, weights: Sequence[int]) -> list[int]:
     for i in order[:leftover]:
         shares[i] += 1
     return [sign * s for s in shares]
+
+
+def discount_shares(line_values: Sequence[int], discount: int) -> tuple[list[int], int]:
+    """An order-level discount shared over the lines in proportion to each line's value (its
+    price less its own discount), and what exceeds the goods (left for the shipping). The
+    policy engine's estimate and the refund calculator both share it this way."""
+    weights = [max(0, v) for v in line_values]
+    on_goods = min(max(0, discount), sum(weights))
+    if on_goods == 0 or not weights:
+        return [0] * len(weights), max(0, discount)
+    return allocate(on_goods, weights), discount - on_goods

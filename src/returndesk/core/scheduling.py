@@ -79,6 +79,26 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
         "returndesk.core.scheduling.task_results_prune",
     ),
 )
+    PeriodicJob(
+        "process_refund_triggers",
+        timedelta(seconds=10),
+        "returndesk.refunds.execution.refund_triggers_process",
+    ),
+    PeriodicJob(
+        "execute_due_refunds",
+        timedelta(seconds=10),
+        "returndesk.refunds.execution.refunds_execute_due",
+    ),
+    PeriodicJob(
+        "process_payment_webhooks",
+        timedelta(minutes=1),
+        "returndesk.refunds.webhooks.payment_webhooks_process_due",
+    ),
+    PeriodicJob(
+        "complete_settled_returns",
+        timedelta(minutes=2),
+        "returndesk.refunds.execution.returns_complete_settled",
+    ),
 
 
 def task_results_prune() -> int:

@@ -1,2 +1,3 @@
-"""Refunds: the pure calculator (calculator.py, tenders.py) now; refund rows, payment providers,
-store credit and exchanges later. docs/refunds.md."""
+"""Refunds: the pure calculator (calculator.py, tenders.py), the refund rows and their
+execution (models.py, services.py, execution.py), payment providers (providers/) and exchanges.
+docs/refunds.md."""

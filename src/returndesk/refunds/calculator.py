@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from returndesk.core.money import Money, MoneyError, allocate, validate_currency
+from returndesk.core.money import (
+    Money,
+    MoneyError,
+    allocate,
+    discount_shares,
+    validate_currency,
+)
 from returndesk.disposition.engine import NOT_THE_ITEM_GRADE
 from returndesk.policies.document import PolicyDocument, Reason
 from returndesk.refunds.tenders import (
@@ -135,6 +141,9 @@ class RefundRequest:
     lines: tuple[ReturnedLine, ...]
     resolution: str = "refund"  # or "store_credit"
     currency: str | None = None  # when given, must be the order's
+    # The return shipping fee an earlier settlement of the same return already took: a return
+    # pays its fee once, however many settlements its units are refunded in.
+    return_fee_taken: int = 0
 
 
 @dataclass(frozen=True)
@@ -304,11 +313,10 @@ def equal_shares_sum(total: int, units: int, first: int, count: int) -> int:
 def _order_discount_shares(order: PaidOrder) -> tuple[list[int], int]:
     """The order discount's share of each line, in proportion to the line's price less its
     discount, and what is left over for shipping (a discount larger than the goods)."""
-    weights = [max(0, li.unit_price * li.quantity - li.discount) for li in order.lines]
-    on_goods = min(order.order_discount_total, sum(weights))
-    if on_goods == 0:
-        return [0] * len(order.lines), order.order_discount_total
-    return allocate(on_goods, weights), order.order_discount_total - on_goods
+    return discount_shares(
+        [li.unit_price * li.quantity - li.discount for li in order.lines],
+        order.order_discount_total,
+    )
 
 
 @dataclass(frozen=True)
@@ -632,7 +640,11 @@ def calculate(
     return_deductions: list[Deduction] = []
     fee_shares = [0] * len(drafts)
     merchant_paid = [r.label for _, r, *_ in drafts if r.shipping_paid_by == "merchant"]
-    fee = policy.fees.return_shipping_fee
+    fee = max(0, policy.fees.return_shipping_fee - request.return_fee_taken)
+    if request.return_fee_taken and policy.fees.return_shipping_fee:
+        checks.append(
+            f"return shipping fee: {Money(request.return_fee_taken, currency)} taken before"
+        )
     if fee > 0 and not merchant_paid:
         amount = min(fee, sum(nets))
         if amount > 0:

@@ -32,6 +32,18 @@ ReleaseHook = Callable[..., None]
 _release_hooks: list[ReleaseHook] = []
 
 
+# Apps above returns that must act on every move (refunds: money may have become due) register
+# here; each runs inside the transition's transaction, after the event is written.
+TransitionHook = Callable[..., None]
+_transition_hooks: list[TransitionHook] = []
+
+
+def on_transition(hook: TransitionHook) -> None:
+    """Call `hook(ret=, from_status=, to_status=, actor=)` on every status change."""
+    if hook not in _transition_hooks:
+        _transition_hooks.append(hook)
+
+
 def on_release(hook: ReleaseHook) -> None:
     """Call `hook(ret=, to_status=, actor=)` whenever a return is released."""
     if hook not in _release_hooks:
@@ -136,6 +148,8 @@ def return_transition(
         if to_status in RELEASED_STATUSES:
             for hook in _release_hooks:
                 hook(ret=locked, to_status=to_status, actor=actor)
+        for transition_hook in _transition_hooks:
+            transition_hook(ret=locked, from_status=from_status, to_status=to_status, actor=actor)
     if not lock_held:
         ret.refresh_from_db()
     return ret

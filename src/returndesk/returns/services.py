@@ -24,6 +24,7 @@ from returndesk.core.errors import (
     PermissionDenied,
     ValidationFailed,
 )
+from returndesk.core.money import discount_shares
 from returndesk.core.uploads import uploads_check
 from returndesk.policies.document import PolicyDocument
 from returndesk.policies.engine import (
@@ -85,6 +86,13 @@ def order_snapshot(order: Order, lines: Iterable[OrderLine], held: dict[int, int
     """What the policy engine sees of an order."""
     lines = list(lines)
     products = {p.pk: p for p in Product.objects.filter(pk__in={line.product_id for line in lines})}
+    # The order discount counts as part of each line's discount, as the refund calculator
+    # shares it, so the estimate is what will be refunded.
+    shares, _ = discount_shares(
+        [li.unit_price_amount * li.quantity - li.discount_amount for li in lines],
+        order.order_discount_total_amount,
+    )
+    share_of = {li.pk: share for li, share in zip(lines, shares, strict=True)}
     return OrderSnapshot(
         order_number=order.order_number,
         currency=order.currency,
@@ -109,7 +117,7 @@ def order_snapshot(order: Order, lines: Iterable[OrderLine], held: dict[int, int
                 category=products[li.product_id].category,
                 quantity=li.quantity,
                 unit_price=li.unit_price_amount,
-                discount=li.discount_amount,
+                discount=li.discount_amount + share_of[li.pk],
                 tax=li.tax_amount,
                 returnable=products[li.product_id].returnable,
                 final_sale=products[li.product_id].final_sale,
