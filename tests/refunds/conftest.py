@@ -70,3 +70,20 @@ def run_worker() -> None:
 def status_of(merchant: Merchant, ran: str) -> str:
     with merchant_scope(merchant):
         return Return.objects.get(ran=ran.replace("-", "")).status
+
+
+def pay_with(api: ApiClient, order: dict[str, Any], tenders: list[dict[str, Any]]) -> None:
+    """Say how order 1001 was paid (the `order` fixture's order, put again)."""
+    body = {**order, "tenders": tenders}
+    response = api.put("/orders/1001", body)
+    assert response.status_code in (200, 201), response.content
+
+
+def due_at_once(api: ApiClient) -> None:
+    """A policy that makes the money due at authorization for everyone."""
+    document = api.get("/policy").json()["document"]
+    set_policy(
+        api,
+        refund_timing="authorization",
+        trusted_customers={**document["trusted_customers"], "min_completed_returns": 0},
+    )

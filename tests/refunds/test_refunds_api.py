@@ -189,3 +189,30 @@ def test_a_failed_refund_is_visible_and_retried(
     assert retried.status_code == 200, retried.content
     assert retried.json()["status"] == "pending"
     assert api.post(f"/refunds/{refund['id']}/retry", {}).status_code == 409
+
+
+def test_a_refund_in_another_currency_is_refused(api: ApiClient, order: dict) -> None:
+    ran = create_return(api)["ran"]
+    refused = api.post(f"/returns/{ran}/refunds", {"currency": "EUR"})
+    assert refused.status_code == 422
+    body = problem(refused)
+    assert body["code"] == "currency_mismatch"
+    assert body["errors"][0]["field"] == "currency"
+
+
+def test_the_estimate_counts_the_order_discount_as_the_refund_will(
+    api: ApiClient, station: ApiClient, order: dict, merchant: Merchant
+) -> None:
+    """A 20.00 order discount: the return's estimate is what is refunded in the end."""
+    body = {**order, "order_discount_total": {"amount": 2000, "currency": "USD"}}
+    body["tenders"] = [
+        {"method": "card", "amount": {"amount": 19900 + 2500 - 2000, "currency": "USD"}}
+    ]
+    assert api.put("/orders/1001", body).status_code in (200, 201)
+    ret = create_return(api)
+    estimate = ret["refund_estimate"]["amount"]
+    receive(station, ret["ran"], {"1": 2, "2": 1})
+    inspect_all(station, ret["ran"])
+    issued = api.post(f"/returns/{ret['ran']}/refunds", {})
+    assert issued.status_code == 201, issued.content
+    assert issued.json()["settlement"]["total"]["amount"] == estimate

@@ -16,6 +16,7 @@ from returndesk.api.pagination import paginate
 from returndesk.api.render import json_response, money
 from returndesk.api.schemas import PROBLEMS, MoneyOut, ProblemOut
 from returndesk.core.codes import format_ran
+from returndesk.core.errors import FieldError, ValidationFailed
 from returndesk.core.secrets import secret_hint
 from returndesk.refunds import selectors, services, webhooks
 from returndesk.refunds.execution import refunds_execute_now
@@ -278,13 +279,27 @@ def return_refunds(request: HttpRequest, ran: str) -> HttpResponse:
         return json_response(_plan_out(ret))
 
 
+class IssueIn(_In):
+    currency: str | None = Field(
+        None, min_length=3, max_length=3, description="when given, must be the return's currency"
+    )
+
+
 @router.post("/returns/{ran}/refunds", response={201: SettleOut, **WITH_CONFLICT})
-def return_refunds_issue(request: HttpRequest, ran: str) -> HttpResponse:
+def return_refunds_issue(
+    request: HttpRequest, ran: str, payload: IssueIn | None = None
+) -> HttpResponse:
     """Issue what is due now, exactly once. Store credit and gift cards are credited at once;
     provider refunds are made before this answers when the provider is quick, and by the worker
     otherwise. Nothing due: 409 `nothing_due` (or `not_due_yet`, naming when it will be)."""
     with merchant_context(request, perm.REFUNDS_ISSUE) as (principal, merchant):
         ret = return_selectors.return_get(merchant=merchant, ran=ran)
+        if payload is not None and payload.currency and payload.currency.upper() != ret.currency:
+            raise ValidationFailed(
+                f"Return {format_ran(ret.ran)} is in {ret.currency}, not {payload.currency}.",
+                errors=[FieldError("currency", f"must be {ret.currency}")],
+                code="currency_mismatch",
+            )
         settlement = services.refunds_settle(ret=ret, actor=principal.actor)
         ids = [r.public_id for r in settlement.refunds.all()]
         refunds_execute_now(ids)

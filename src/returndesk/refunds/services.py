@@ -441,7 +441,7 @@ def refund_retry(*, refund_id: str, actor: Actor) -> Refund:
         last = refund.attempt_rows.order_by("-number").first()
         if last is not None and last.outcome == "failed":
             refund.idempotency_key = f"returndesk-{refund.public_id}-{refund.attempts + 1}"
-        refund.status = PENDING if refund.kind == KIND_MANUAL else PROCESSING
+        refund.status = PENDING
         refund.retry_from = refund.attempts
         refund.next_attempt_at = timezone.now() if refund.kind == KIND_PAYMENT else None
         refund.claimed_until = None
