@@ -72,9 +72,9 @@ def status_of(merchant: Merchant, ran: str) -> str:
         return Return.objects.get(ran=ran.replace("-", "")).status
 
 
-def pay_with(api: ApiClient, order: dict[str, Any], tenders: list[dict[str, Any]]) -> None:
+def pay_with(api: ApiClient, body: dict[str, Any], tenders: list[dict[str, Any]]) -> None:
     """Say how order 1001 was paid (the `order` fixture's order, put again)."""
-    body = {**order, "tenders": tenders}
+    body = {**body, "tenders": tenders}
     response = api.put("/orders/1001", body)
     assert response.status_code in (200, 201), response.content
 

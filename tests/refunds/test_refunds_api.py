@@ -13,11 +13,14 @@ from returndesk.core.tenancy import merchant_scope
 from returndesk.notifications.models import OutboxMessage
 from returndesk.refunds.execution import returns_complete_settled
 from returndesk.refunds.models import Refund, RefundAttempt
+from returndesk.returns.lifecycle import return_transition
+from returndesk.returns.models import Return
 from returndesk.tenants.models import Merchant
-from tests.conftest import ApiClient
+from tests.conftest import ACTOR, ApiClient
 from tests.refunds.conftest import (
     create_return,
     dispose,
+    due_at_once,
     inspect,
     receive,
     run_worker,
@@ -216,3 +219,38 @@ def test_the_estimate_counts_the_order_discount_as_the_refund_will(
     issued = api.post(f"/returns/{ret['ran']}/refunds", {})
     assert issued.status_code == 201, issued.content
     assert issued.json()["settlement"]["total"]["amount"] == estimate
+
+
+def test_a_high_risk_return_waits_for_inspection_whatever_the_policy(
+    api: ApiClient, order: dict, merchant: Merchant
+) -> None:
+    due_at_once(api)
+    ran = create_return(api)["ran"]
+    assert api.get(f"/returns/{ran}/refunds").json()["timing"] == "authorization"
+    with merchant_scope(merchant):
+        Return.objects.filter(ran=ran.replace("-", "")).update(risk_score=95)
+    plan = api.get(f"/returns/{ran}/refunds").json()
+    assert (plan["timing"], plan["due_now"]) == ("inspection", False)
+    assert problem(api.post(f"/returns/{ran}/refunds", {}))["code"] == "not_due_yet"
+
+
+@pytest.mark.parametrize("fate", ["expired", "lost"])
+def test_a_return_that_never_arrives_after_an_early_refund_opens_an_adjustment(
+    api: ApiClient, order: dict, merchant: Merchant, fate: str
+) -> None:
+    due_at_once(api)
+    ran = create_return(api)["ran"]
+    run_worker()
+    (refund,) = api.get(f"/returns/{ran}/refunds").json()["refunds"]
+    assert api.post(f"/refunds/{refund['id']}/mark-paid", {"reference": "R9"}).status_code == 200
+    with merchant_scope(merchant):
+        ret = Return.objects.select_related("order").get(ran=ran.replace("-", ""))
+        if fate == "lost":
+            return_transition(ret=ret, to_status="in_transit", actor=ACTOR)
+        return_transition(ret=ret, to_status=fate, actor=ACTOR, reason="never came")
+    run_worker()
+    (adjustment,) = api.get(f"/returns/{ran}/refunds").json()["adjustments"]
+    assert (adjustment["cause"], adjustment["status"]) == (fate, "open")
+    assert adjustment["amount"] == refund["amount"]
+    with merchant_scope(merchant):
+        assert OutboxMessage.objects.filter(type="adjustment.opened").count() == 1

@@ -70,7 +70,7 @@ def worker(stripe_url: str) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
 
     def start() -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and command
+        process = subprocess.Popen(
             [sys.executable, "-m", "returndesk.cli", "worker", "--no-tasks", "--interval", "0.2"],
             env=env,
             stdout=subprocess.DEVNULL,
