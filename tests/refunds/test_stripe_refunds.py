@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -201,3 +202,23 @@ def test_32_requests_at_once_reach_stripe_once(api: ApiClient, stripe_paid: Serv
         refunds = list(Refund.objects.all())
     assert len(refunds) == 1
     assert refunds[0].amount <= TOTAL
+
+
+def test_a_refund_without_an_answer_for_a_day_is_not_retried_blind(
+    api: ApiClient, stripe_paid: ServerHandle
+) -> None:
+    ran = create_return(api)["ran"]
+    stripe_paid.fault("error", count=1, status=500, after=True, path="/v1/refunds")
+    (refund,) = api.post(f"/returns/{ran}/refunds", {}).json()["refunds"]
+    with scopes_disabled():
+        Refund.objects.filter(public_id=refund["id"]).update(status="failed")
+        RefundAttempt.objects.filter(refund__public_id=refund["id"]).update(
+            started_at=timezone.now() - timedelta(days=2)
+        )
+    refused = api.post(f"/refunds/{refund['id']}/retry", {})
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "refund_uncertain"
+    (made,) = stripe_paid.ledger()
+    paid = api.post(f"/refunds/{refund['id']}/mark-paid", {"reference": made["id"]})
+    assert paid.status_code == 200 and paid.json()["status"] == "succeeded"
+    assert len(stripe_paid.ledger()) == 1

@@ -189,8 +189,10 @@ def _record(
                     message=outcome.message or "the provider refused the refund",
                     actor=WORKER,
                 )
-            else:  # pending: the provider confirms later (webhook); look again in a while
-                refund.next_attempt_at = now + timedelta(hours=1)
+            else:
+                # pending: the provider confirms by webhook. Never call again: after 24 hours the
+                # same key would no longer find this refund and would make another.
+                refund.next_attempt_at = None
                 refund.claimed_until = None
                 refund.save()
             return refund.status
@@ -253,15 +255,24 @@ def refunds_execute_now(refund_ids: list[str]) -> None:
 
 def return_money_check(ret: Return, *, actor: Actor = WORKER) -> None:
     """Everything the worker does when a return's facts change: settle what became due, open
-    adjustments for what later facts took back, and complete a settled inspected return."""
+    adjustments for what later facts took back, and complete a settled inspected return.
+    Exchanges move on too (exchanges.py): decided, released, their differences refunded and
+    their reconciliation before the refunds' (one adjustment per cause covers both); the
+    payment links they wait for are asked for last (a provider call)."""
+    from returndesk.refunds import exchanges  # it imports this module
+
     try:
         settlement = refunds_settle(ret=ret, actor=actor)
     except (NotDueYet, NothingDue):
         settlement = None
+    exchange_refunds = exchanges.exchanges_advance(ret=ret, actor=actor)
+    exchanges.exchanges_reconcile(ret=ret, actor=actor)
     refunds_reconcile(ret=ret, actor=actor)
     if settlement is not None:
         refunds_execute_now(list(settlement.refunds.values_list("public_id", flat=True)))
+    refunds_execute_now(exchange_refunds)
     return_complete_if_settled(ret=ret, actor=actor)
+    exchanges.exchanges_collect(ret=ret, actor=actor)
 
 
 def return_complete_if_settled(*, ret: Return, actor: Actor = WORKER) -> bool:

@@ -10,6 +10,7 @@ docs/refunds.md, "Paying it".
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -66,6 +67,8 @@ RELEASED = frozenset({CANCELLED, EXPIRED, LOST, REJECTED})
 # With execution.BACKOFF, eight attempts end within 21 hours: inside the 24 hours Stripe keeps
 # an idempotency key, so a retry can never pay twice.
 MAX_ATTEMPTS = 8
+# How long a provider can be trusted to recognise an idempotency key (Stripe: 24 hours).
+KEY_LIFETIME = timedelta(hours=23)
 
 
 class NothingDue(Conflict):
@@ -403,10 +406,11 @@ def refund_mark_paid(*, refund_id: str, reference: str, actor: Actor, note: str 
         refund = _locked_refund(refund_id)
         if refund.status == SUCCEEDED and refund.provider_reference == reference:
             return refund  # the same call again
-        if refund.kind != KIND_MANUAL:
+        if refund.kind != KIND_MANUAL and refund.status != FAILED:
             raise RefundStateConflict(
                 f"Refund {refund.public_id} is paid through {refund.provider}; only manual "
-                "refunds are marked paid by hand."
+                "refunds, and failed ones finance has found paid at the provider, are marked "
+                "paid by hand."
             )
         if refund.status not in (PENDING, FAILED):
             raise RefundStateConflict(f"Refund {refund.public_id} is {refund.status}.")
@@ -439,6 +443,20 @@ def refund_retry(*, refund_id: str, actor: Actor) -> Refund:
                 "refunds are not paid."
             )
         last = refund.attempt_rows.order_by("-number").first()
+        first = refund.attempt_rows.order_by("number").first()
+        if (
+            last is not None
+            and first is not None
+            and last.outcome in ("error", "in_flight")
+            and first.started_at < timezone.now() - KEY_LIFETIME
+        ):
+            raise RefundStateConflict(
+                f"Refund {refund.public_id} ended without a clear answer from {refund.provider} "
+                "more than a day ago, so its idempotency key may have lapsed and a retry could "
+                "pay twice. Look it up at the provider: mark it paid with the provider's "
+                "reference if it was made.",
+                code="refund_uncertain",
+            )
         if last is not None and last.outcome == "failed":
             refund.idempotency_key = f"returndesk-{refund.public_id}-{refund.attempts + 1}"
         refund.status = PENDING
