@@ -74,9 +74,9 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
         lease=timedelta(minutes=30),
     ),
     PeriodicJob(
-        "prune_task_results",
-        timedelta(hours=6),
-        "returndesk.core.scheduling.task_results_prune",
+        "dispatch_outbox",
+        timedelta(seconds=5),
+        "returndesk.notifications.dispatch.outbox_dispatch_due",
     ),
 )
     PeriodicJob(
