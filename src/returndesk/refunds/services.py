@@ -370,6 +370,8 @@ def refund_event_data(refund: Refund) -> dict[str, Any]:
         "refund": refund.public_id,
         "ran": refund.return_request.ran,
         "status": refund.status,
+        "kind": refund.kind,  # store_credit refunds also announce store_credit.issued
+        "email": refund.return_request.email,
         "method": refund.method,
         "provider": refund.provider,
         "amount": Money(refund.amount, refund.currency).as_dict(),
