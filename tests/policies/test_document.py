@@ -64,7 +64,9 @@ def test_the_default_policy_is_thirty_days_common_reasons_refund_or_store_credit
         "email_velocity",
         "address_velocity",
         "blocklisted",
+        "contradicted_returns",
     }
+    assert policy.risk_weights["contradicted_returns"] == Decimal(40)
 
 
 def test_the_default_statutory_minimum_is_14_days_in_every_eu_state_and_the_uk() -> None:
@@ -147,6 +149,8 @@ def test_bad_month_days_are_refused(value: str) -> None:
         {"resolutions": {"store_credit_bonus_percent": -10}},
         {"grade_deductions_percent": {"A": -1}},
         {"risk_weights": {"return_rate": -1}},
+        {"risk_weights": {"contradicted_returns": -1}},
+        {"risk_weights": {"contradicted_returns": "0.00001"}},
         {"fees": {"return_shipping_fee": -1}},
         {"window_days": -1},
         {"window_days": 3651},

@@ -223,6 +223,7 @@ RISK_SIGNALS: tuple[str, ...] = (
     "email_velocity",
     "address_velocity",
     "blocklisted",
+    "contradicted_returns",
 )
 
 
@@ -234,6 +235,7 @@ def _default_risk_weights() -> dict[str, Decimal]:
         "email_velocity": Decimal(15),
         "address_velocity": Decimal(20),
         "blocklisted": Decimal(100),
+        "contradicted_returns": Decimal(40),
     }
 
 

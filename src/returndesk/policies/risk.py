@@ -9,7 +9,11 @@ points are summed and capped at 100:
 - email_velocity: other returns opened with this e-mail in the last 24 hours, 3 or more fully;
 - address_velocity: returns from other e-mails to the same postal code in the last 24 hours,
   3 or more fully;
-- blocklisted: 1 when the e-mail or postal code is on the merchant's or the provider's list.
+- blocklisted: 1 when the e-mail or postal code is on the merchant's or the provider's list;
+- contradicted_returns: earlier returns of this customer whose inspection contradicted them (an
+  empty box, the wrong item, a counterfeit, a serial not sold, a fault claimed and not found),
+  2 or more counting fully. A finding is a fact about what came back, not a rate or a burst,
+  so it has its own weight (docs/decisions/0010-facility-photos-risk-findings-inventory-api.md).
 
 The reasons list every signal that scored, with its figures, so staff see why.
 """
@@ -23,6 +27,7 @@ from returndesk.core.money import currency_exponent
 
 RECENT_RETURNS_FULL = 5
 VELOCITY_FULL = 3
+CONTRADICTED_FULL = 2
 ORDER_VALUE_FULL_MAJOR = 1000
 
 
@@ -36,6 +41,8 @@ class RiskSignals:
     email_returns_24h: int = 0
     address_returns_24h: int = 0
     blocklisted: str = ""  # what matched, e.g. "e-mail on the merchant's blocklist"
+    contradicted_returns: int = 0
+    contradictions: tuple[str, ...] = ()  # the findings behind them, e.g. ("empty_box",)
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,13 @@ def _ratio(part: int, full: int) -> Decimal:
     if full <= 0 or part <= 0:
         return Decimal(0)
     return min(Decimal(part) / Decimal(full), Decimal(1))
+
+
+def _contradicted_detail(signals: RiskSignals) -> str:
+    count = signals.contradicted_returns
+    returns = "earlier return" if count == 1 else "earlier returns"
+    found = f": {', '.join(signals.contradictions)}" if signals.contradictions else ""
+    return f"{count} {returns} where inspection contradicted the customer{found}"
 
 
 def risk_assess(signals: RiskSignals, weights: dict[str, Decimal]) -> RiskAssessment:
@@ -83,6 +97,10 @@ def risk_assess(signals: RiskSignals, weights: dict[str, Decimal]) -> RiskAssess
             "in 24 hours",
         ),
         "blocklisted": (Decimal(1 if signals.blocklisted else 0), signals.blocklisted),
+        "contradicted_returns": (
+            _ratio(signals.contradicted_returns, CONTRADICTED_FULL),
+            _contradicted_detail(signals),
+        ),
     }
     reasons = []
     total = Decimal(0)

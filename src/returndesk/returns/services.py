@@ -175,6 +175,17 @@ def risk_signals(
                 .exclude(email=email)
                 .count()
             )
+        # Earlier returns whose inspection contradicted this customer, with what was found
+        # (the warehouse's `Inspection.contradictions`, read through the reverse relation so
+        # that returns does not import the warehouse).
+        found = returns.filter(inspections__contradicted=True).values_list(
+            "pk", "inspections__contradictions"
+        )
+        contradicted: set[int] = set()
+        kinds: set[str] = set()
+        for return_id, codes in found:
+            contradicted.add(return_id)
+            kinds.update(codes or ())
         listed = BlocklistEntry.objects.filter(Q(merchant=merchant) | Q(merchant__isnull=True))
         hit = listed.filter(
             Q(kind="email", value=email) | Q(kind="postal_code", value=_postal_key(order))
@@ -192,6 +203,8 @@ def risk_signals(
         email_returns_24h=email_24h,
         address_returns_24h=address_24h,
         blocklisted=blocklisted,
+        contradicted_returns=len(contradicted),
+        contradictions=tuple(sorted(kinds)),
     )
 
 
