@@ -405,15 +405,22 @@ def test_a_facility_that_does_not_serve_the_merchant_sees_nothing(
 # --- the ledger ---
 
 
-def test_the_ledger_balances_add_up(station: ApiClient, authorized: dict) -> None:
-    ran = authorized["ran"]
+def three_units_dispositioned(station: ApiClient, ran: str) -> list[dict[str, Any]]:
+    """The whole return received and inspected; the shoes restocked and recycled, the sock
+    sent to refurbishment: the dispositions as the API answered them."""
     receive(station, ran)
     inspect(station, ran, "1", unit=1)
     inspect(station, ran, "1", unit=2, grade="C", defects=["functional"])
     inspect(station, ran, "2")
-    a = dispose(station, ran, "1", unit=1, disposition="restock").json()
-    b = dispose(station, ran, "1", unit=2, disposition="recycle", reason="too worn").json()
-    dispose(station, ran, "2", disposition="refurbish", reason="bag torn")
+    return [
+        dispose(station, ran, "1", unit=1, disposition="restock").json(),
+        dispose(station, ran, "1", unit=2, disposition="recycle", reason="too worn").json(),
+        dispose(station, ran, "2", disposition="refurbish", reason="bag torn").json(),
+    ]
+
+
+def test_the_ledger_balances_add_up(station: ApiClient, authorized: dict) -> None:
+    a, b, _ = three_units_dispositioned(station, authorized["ran"])
     with scopes_disabled():
         merchant_ids = set(Disposition.objects.values_list("merchant_id", flat=True))
     inventory.unit_move(

@@ -13,6 +13,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from returndesk.api import (
     carriers,
     inspections,
+    inventory,
     labels,
     orders,
     policy,
@@ -48,6 +49,7 @@ api.add_router("", carriers.router)
 api.add_router("", shipping.router)
 api.add_router("", receipts.router)
 api.add_router("", inspections.router)
+api.add_router("", inventory.router)
 api.add_router("", refunds.router)
 
 

@@ -37,15 +37,20 @@ def _decode(cursor: str, count: int) -> list[Any]:
     return values
 
 
-def paginate[M: Model](
-    queryset: QuerySet[M],
+def _sort_value(row: Any, name: str) -> Any:
+    return row[name] if isinstance(row, dict) else getattr(row, name)
+
+
+def paginate[M: Model, R](
+    queryset: QuerySet[M, R],
     *,
     ordering: Sequence[str],
     cursor: str | None,
     limit: int | None,
     parse: Sequence[Callable[[Any], Any]] | None = None,
-) -> tuple[list[M], str | None]:
-    """One page of `queryset` ordered by `ordering` (public, unique together)."""
+) -> tuple[list[R], str | None]:
+    """One page of `queryset` ordered by `ordering` (public, unique together). Rows may be
+    model instances or, for a `values()` query (sums per group), dicts with those keys."""
     if limit is None:
         limit = DEFAULT_LIMIT
     if limit < 1 or limit > MAX_LIMIT:
@@ -71,5 +76,5 @@ def paginate[M: Model](
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = _encode([getattr(rows[-1], f) for f in fields])
+        next_cursor = _encode([_sort_value(rows[-1], f) for f in fields])
     return rows, next_cursor

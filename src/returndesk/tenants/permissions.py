@@ -19,6 +19,7 @@ INSPECTION = "warehouse.inspect"
 DISPOSITION = "warehouse.dispose"
 TAGS_PRINT = "warehouse.print_tags"
 UNIDENTIFIED = "warehouse.unidentified"
+INVENTORY_VIEW = "warehouse.inventory"  # read the inventory ledger: balances, tagged units
 REFUNDS_VIEW = "refunds.view"
 REFUNDS_ISSUE = "refunds.issue"
 REFUNDS_MARK_PAID = "refunds.mark_paid"
@@ -53,7 +54,9 @@ AGENT = frozenset(
         CATALOG_VIEW,
     }
 )
-WAREHOUSE = frozenset({RECEIVING, INSPECTION, DISPOSITION, TAGS_PRINT, UNIDENTIFIED})
+WAREHOUSE = frozenset(
+    {RECEIVING, INSPECTION, DISPOSITION, TAGS_PRINT, UNIDENTIFIED, INVENTORY_VIEW}
+)
 FINANCE = frozenset(
     {
         REFUNDS_VIEW,

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 from django_scopes import scopes_disabled
 
 from returndesk.core.actors import Actor
@@ -193,3 +194,79 @@ def balances(
             for row in summed
             if row["n"]
         ]
+
+
+# The order of the balances list and its keyset (api/pagination.py): unique per row.
+BALANCE_ORDER = ("facility__code", "merchant__slug", "sku", "condition")
+
+
+def balance_rows(
+    *,
+    merchant_ids: Iterable[int],
+    facility_ids: Iterable[int] | None = None,
+    facility_code: str = "",
+    sku: str = "",
+    condition: str = "",
+) -> QuerySet[InventoryMovement, dict[str, Any]]:
+    """Units per facility, merchant, SKU and condition, summed by the database (zero balances
+    left out, in HAVING, so that a page of the list is full): rows of `facility__code`,
+    `merchant__slug`, `sku`, `condition` and `quantity`. The merchant is part of the key since
+    two merchants at one facility may use the same SKU. An unknown condition is 422."""
+    if condition and condition not in CONDITIONS:
+        raise ValidationFailed.on("condition", f"one of {', '.join(CONDITIONS)}")
+    with scopes_disabled():
+        rows = InventoryMovement.objects.filter(merchant_id__in=list(merchant_ids))
+    if facility_ids is not None:
+        rows = rows.filter(facility_id__in=list(facility_ids))
+    if facility_code.strip():
+        rows = rows.filter(facility__code=facility_code.strip().upper())
+    if sku.strip():
+        rows = rows.filter(sku=sku.strip())
+    if condition:
+        rows = rows.filter(condition=condition)
+    return (
+        rows.values(*BALANCE_ORDER)
+        .annotate(quantity=Sum("quantity"))
+        .exclude(quantity=0)
+        .order_by(*BALANCE_ORDER)
+    )
+
+
+@dataclass(frozen=True)
+class TaggedUnit:
+    """A unit by its LPN: how it was dispositioned, where it is now, and every movement."""
+
+    disposition: Disposition
+    condition: str
+    movements: list[InventoryMovement]
+
+
+def tagged_unit(
+    *, lpn: str, merchant_ids: Iterable[int], facility_ids: Iterable[int] | None = None
+) -> TaggedUnit:
+    """The unit tagged `lpn` among these merchants' (and, when given, at these facilities);
+    404 for an unknown LPN and for anyone else's, alike."""
+    code = lpn.strip().upper()
+    with scopes_disabled():
+        found = Disposition.objects.filter(lpn=code, merchant_id__in=list(merchant_ids))
+        if facility_ids is not None:
+            found = found.filter(facility_id__in=list(facility_ids))
+        disposition = found.select_related(
+            "facility",
+            "merchant",
+            "return_request",
+            "inspection",
+            "inspection__receipt_line__return_line__order_line",
+        ).first()
+        if disposition is None:
+            raise NotFound(f"No unit tagged {lpn}.")
+        movements = list(
+            InventoryMovement.objects.filter(lpn=code, merchant_id=disposition.merchant_id)
+            .select_related("facility")
+            .order_by("pk")
+        )
+    held: dict[str, int] = {}
+    for movement in movements:
+        held[movement.condition] = held.get(movement.condition, 0) + movement.quantity
+    where = next((c for c, n in held.items() if n > 0), disposition.condition)
+    return TaggedUnit(disposition=disposition, condition=where, movements=movements)
