@@ -8,16 +8,19 @@ touching this file, as long as its URL parameters have a value below.
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import URLPattern, reverse
 from django_scopes import scopes_disabled
+from PIL import Image
 
 from returndesk.console import urls as console_urls
 from returndesk.core.actors import Actor
 from returndesk.core.tenancy import merchant_scope
+from returndesk.core.uploads import upload_create
 from returndesk.returns.selectors import return_get
 from returndesk.returns.services import return_act
 from returndesk.shipping.models import WEBHOOK_FAILED, CarrierWebhook
@@ -27,7 +30,13 @@ from returndesk.tenants.services import apikey_create
 from returndesk.warehouse.dispositions import disposition_record
 from returndesk.warehouse.inspection import InspectionInput, inspection_record
 from returndesk.warehouse.models import ReceiptLine
-from returndesk.warehouse.services import LineCount, receipt_record, receipt_scan
+from returndesk.warehouse.services import (
+    LineCount,
+    receipt_record,
+    receipt_scan,
+    unidentified_annotate,
+    unidentified_link,
+)
 from tests.console.test_console import pending, signed_in, staff  # noqa: F401 - fixtures
 from tests.factories import make_facility
 from tests.returns.test_returns_api import order  # noqa: F401 - the order fixture
@@ -46,8 +55,20 @@ def arguments(pattern: URLPattern, values: dict[str, Any]) -> dict[str, Any]:
     return {name: values[name] for name in pattern.pattern.converters}
 
 
+def jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), "teal").save(out, "JPEG")
+    return out.getvalue()
+
+
 @pytest.fixture
-def values(merchant: Merchant, pending: str) -> dict[str, Any]:  # noqa: F811
+def values(
+    merchant: Merchant,
+    pending: str,  # noqa: F811
+    settings: Any,
+    tmp_path: Any,
+) -> dict[str, Any]:
+    settings.MEDIA_ROOT = tmp_path
     actor = Actor.system("tests")
     key, _ = apikey_create(actor=actor, name="isolation", merchant=merchant)
     make_facility(merchant, code="FAC1", name="Facility one")
@@ -71,6 +92,19 @@ def values(merchant: Merchant, pending: str) -> dict[str, Any]:  # noqa: F811
     line.refresh_from_db()
     inspection_record(actor=actor, receipt_line=line, unit=1, data=InspectionInput(grade="A"))
     disposition_record(actor=actor, receipt_line=line, unit=1, option="quarantine", reason="test")
+    # A package that matched nothing, with a photo (the facility's), and another one linked to
+    # the return (its photo the merchant's): the photo pages have content.
+    fac1 = Facility.objects.get(code="FAC1")
+    photos = {}
+    for code in ("NO-LABEL-1", "NO-LABEL-2"):
+        package = receipt_scan(actor=actor, facility=fac1, code=code).package
+        assert package is not None
+        taken = upload_create(actor=actor, merchant_id=None, facility_id=fac1.pk, data=jpeg())
+        unidentified_annotate(
+            actor=actor, package=package, notes="", photo_upload_ids=[taken.public_id]
+        )
+        photos[code] = (package, taken.public_id)
+    unidentified_link(actor=actor, package=photos["NO-LABEL-2"][0], ran=pending)
     webhook = CarrierWebhook.objects.create(  # provider-wide, but only under a seat's slug
         public_id="cwh_ISOLATION",
         carrier="prepaid",
@@ -90,7 +124,9 @@ def values(merchant: Merchant, pending: str) -> dict[str, Any]:  # noqa: F811
         "webhook_id": webhook.public_id,
         "facility": "FAC1",
         "receipt": receipt.receipt.public_id,
-        "package": "unid_none",
+        "package": photos["NO-LABEL-1"][0].public_id,
+        "photo": photos["NO-LABEL-1"][1],
+        "linked_photo": photos["NO-LABEL-2"][1],
         "line": line.public_id,
         "unit": 1,
         "fmt": "pdf",

@@ -1,5 +1,7 @@
 """Receiving at the facilities (API.md: POST /receipts, PUT /receipts/{id},
-POST /unidentified-packages/{id}/link): provider keys only, within their facilities."""
+POST /unidentified-packages/{id}/link; beside them GET and PUT /unidentified-packages/{id} for
+the notes and photos of a package that matched nothing): provider keys only, within their
+facilities."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from returndesk.tenants import permissions as perm
 from returndesk.tenants.selectors import Principal
 from returndesk.warehouse import selectors, services
 from returndesk.warehouse.models import Receipt, ReceiptLine, UnidentifiedPackage
-from returndesk.warehouse.schemas import LinkIn, ReceiptIn, ScanIn
+from returndesk.warehouse.schemas import LinkIn, PackageIn, ReceiptIn, ScanIn
 
 router = Router(tags=["receiving"])
 WITH_CONFLICT: dict[int, type] = {**PROBLEMS, 409: ProblemOut}
@@ -256,3 +258,36 @@ def unidentified_link(request: HttpRequest, package_id: str, payload: LinkIn) ->
             merchant_ids=principal.merchant_ids,
         )
         return json_response(_scan_body(result, principal), 201 if result.created else 200)
+
+
+def _package(principal: Principal, package_id: str) -> UnidentifiedPackage:
+    return selectors.unidentified_get(public_id=package_id, facility_ids=principal.facility_ids)
+
+
+@router.get(
+    "/unidentified-packages/{package_id}", response={200: UnidentifiedPackageOut, **PROBLEMS}
+)
+def unidentified_get(request: HttpRequest, package_id: str) -> HttpResponse:
+    """A package received without a match, at one of the key's facilities."""
+    with provider_context(request, perm.UNIDENTIFIED) as principal:
+        return json_response(package_out(_package(principal, package_id)))
+
+
+@router.put(
+    "/unidentified-packages/{package_id}",
+    response={200: UnidentifiedPackageOut, **WITH_CONFLICT},
+)
+def unidentified_annotate(
+    request: HttpRequest, package_id: str, payload: PackageIn
+) -> HttpResponse:
+    """What the worker saw on a package that matched nothing: `notes` and `photo_upload_ids`
+    (photos uploaded with `facility`, POST /uploads), replacing what was there. They go with
+    the package to its return when it is linked; a linked package is 409 already_linked."""
+    with provider_context(request, perm.UNIDENTIFIED) as principal:
+        package = services.unidentified_annotate(
+            actor=principal.actor,
+            package=_package(principal, package_id),
+            notes=payload.notes,
+            photo_upload_ids=payload.photo_upload_ids,
+        )
+        return json_response(package_out(package))

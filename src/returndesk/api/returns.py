@@ -11,7 +11,7 @@ from returndesk.api.auth import merchant_context
 from returndesk.api.inspections import warehouse_of_return
 from returndesk.api.labels import label_out
 from returndesk.api.pagination import paginate
-from returndesk.api.receipts import receipt_out
+from returndesk.api.receipts import package_out, receipt_out
 from returndesk.api.refunds import money_of_return
 from returndesk.api.render import json_response, money
 from returndesk.api.schemas import (
@@ -155,6 +155,10 @@ def return_get(request: HttpRequest, ran: str) -> HttpResponse:
                 **return_out(ret),
                 "label": label_out(label) if label else None,
                 "receipts": [receipt_out(receipt)] if receipt else [],
+                "unidentified_packages": [
+                    package_out(package)
+                    for package in warehouse_selectors.packages_of_return(ret=ret)
+                ],
                 **warehouse_of_return(ret),
                 **money_of_return(ret),
             }

@@ -213,6 +213,12 @@ class ReturnOut(BaseModel):
         description="the receipt of the return's package (as GET /receipts/{id} answers); "
         "in GET /returns/{ran} only",
     )
+    unidentified_packages: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="packages received without a match and linked to this return afterwards, "
+        "with the notes and photos taken meanwhile (as GET /unidentified-packages/{id} "
+        "answers); in GET /returns/{ran} only",
+    )
     inspections: list[dict[str, Any]] | None = Field(
         default=None,
         description="each received unit's inspection with the recommended disposition; "

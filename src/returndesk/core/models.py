@@ -96,10 +96,24 @@ class AuditLogEntry(models.Model):
 
 class Upload(MerchantOwnedModel):
     """A photo or a proof of purchase sent by a shopper, an agent or a station. Stored only
-    after its content was checked and re-encoded without metadata (`core/uploads.py`)."""
+    after its content was checked and re-encoded without metadata (`core/uploads.py`).
+
+    Exactly one owner: a merchant, or a facility for the photos of a package nobody could match
+    yet (an unidentified package has no merchant). A facility's photo is invisible inside every
+    merchant scope (the scoped manager filters on `merchant`); when its package is linked to a
+    return, ownership moves to that return's merchant (`uploads_transfer`).
+    docs/decisions/0010-facility-photos-risk-findings-inventory-api.md.
+    """
 
     PURPOSES = [("photo", "photo"), ("receipt", "proof of purchase")]
 
+    # Nullable here only (one owner: see `upload_one_owner`); the scoped manager is unchanged.
+    merchant = models.ForeignKey(  # type: ignore[assignment]
+        "tenants.Merchant", null=True, blank=True, on_delete=models.PROTECT, db_index=True
+    )
+    facility = models.ForeignKey(
+        "tenants.Facility", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     public_id = models.CharField(max_length=40, unique=True)
     purpose = models.CharField(max_length=20, choices=PURPOSES)
     file = models.FileField(upload_to="uploads/%Y/%m/")
@@ -109,6 +123,17 @@ class Upload(MerchantOwnedModel):
     height = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64)
     uploaded_by = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(merchant__isnull=False, facility__isnull=True)
+                    | models.Q(merchant__isnull=True, facility__isnull=False)
+                ),
+                name="upload_one_owner",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.public_id

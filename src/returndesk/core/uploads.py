@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django_scopes import scopes_disabled
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from returndesk.core.actors import Actor
@@ -65,8 +66,21 @@ def image_clean(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES) -> tuple[byte
 
 
 @transaction.atomic
-def upload_create(*, actor: Actor, merchant_id: int, data: bytes, purpose: str = "photo") -> Upload:
-    """Check, clean and store an uploaded image; answers the record to reference by id."""
+def upload_create(
+    *,
+    actor: Actor,
+    merchant_id: int | None,
+    data: bytes,
+    purpose: str = "photo",
+    facility_id: int | None = None,
+) -> Upload:
+    """Check, clean and store an uploaded image; answers the record to reference by id. It
+    belongs to the merchant, or (`merchant_id` None) to the facility that photographed a package
+    nobody could match yet; a facility keeps photos only."""
+    if (merchant_id is None) == (facility_id is None):
+        raise ValueError("an upload belongs to a merchant or to a facility")
+    if facility_id is not None and purpose != "photo":
+        raise ValidationFailed.on("purpose", "a facility uploads photos only")
     if purpose not in PURPOSES:
         raise ValidationFailed.on("purpose", f"must be one of {', '.join(PURPOSES)}")
     if not data:
@@ -78,6 +92,7 @@ def upload_create(*, actor: Actor, merchant_id: int, data: bytes, purpose: str =
     extension = content_type.split("/")[1].replace("jpeg", "jpg")
     upload = Upload(
         merchant_id=merchant_id,
+        facility_id=facility_id,
         public_id=public_id,
         purpose=purpose,
         content_type=content_type,
@@ -92,16 +107,51 @@ def upload_create(*, actor: Actor, merchant_id: int, data: bytes, purpose: str =
     return upload
 
 
-def uploads_check(*, merchant_id: int, ids: Iterable[str], purpose: str, field: str) -> None:
-    """Every id names an upload of this merchant made for this purpose, or a 422 says which."""
+def uploads_check(
+    *,
+    merchant_id: int | None = None,
+    facility_id: int | None = None,
+    ids: Iterable[str],
+    purpose: str,
+    field: str,
+) -> None:
+    """Every id names an upload of this merchant (or, with `facility_id`, a photo this facility
+    still owns) made for this purpose, or a 422 says which."""
     wanted = set(ids)
     if not wanted:
         return
-    found = set(
-        Upload.objects.filter(
-            merchant_id=merchant_id, public_id__in=wanted, purpose=purpose
-        ).values_list("public_id", flat=True)
-    )
+    if facility_id is not None:
+        with scopes_disabled():  # a facility's photos belong to no merchant: no scope has them
+            owned = Upload.objects.filter(facility_id=facility_id, merchant__isnull=True)
+            found = set(
+                owned.filter(public_id__in=wanted, purpose=purpose).values_list(
+                    "public_id", flat=True
+                )
+            )
+    else:
+        if merchant_id is None:
+            raise ValueError("name the merchant or the facility whose uploads these are")
+        found = set(
+            Upload.objects.filter(
+                merchant_id=merchant_id, public_id__in=wanted, purpose=purpose
+            ).values_list("public_id", flat=True)
+        )
     missing = sorted(wanted - found)
     if missing:
         raise ValidationFailed.on(field, f"no {purpose} upload with id {', '.join(missing)}")
+
+
+def uploads_transfer(*, ids: Iterable[str], facility_id: int, merchant_id: int) -> list[str]:
+    """Hand a facility's photos to a merchant (an unidentified package turned out to be one of
+    its returns): from now on only that merchant sees them, and the facility no longer owns
+    them. Call inside the transaction that links the package; answers the ids moved."""
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return []
+    with scopes_disabled():
+        owned = Upload.objects.filter(
+            facility_id=facility_id, merchant__isnull=True, public_id__in=wanted
+        )
+        moved = list(owned.values_list("public_id", flat=True))
+        owned.update(merchant_id=merchant_id, facility=None)
+    return [public_id for public_id in wanted if public_id in moved]

@@ -1,5 +1,5 @@
 """Wire shapes of receiving requests (API.md, POST /receipts, PUT /receipts/{id},
-POST /unidentified-packages/{id}/link)."""
+POST /unidentified-packages/{id}/link; and PUT /unidentified-packages/{id})."""
 
 from __future__ import annotations
 
@@ -80,3 +80,14 @@ class ReceiptIn(_In):
 
 class LinkIn(_In):
     ran: Annotated[str, Field(min_length=1, max_length=40)]
+
+
+class PackageIn(_In):
+    """What the worker saw on a package that matched nothing: replaces the notes and photos."""
+
+    notes: Annotated[str, Field(max_length=4000)] = ""
+    photo_upload_ids: list[Annotated[str, Field(max_length=40)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Photos uploaded with `facility` (POST /uploads) at the package's facility",
+    )

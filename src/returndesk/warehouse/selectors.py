@@ -14,6 +14,7 @@ from django_scopes import scopes_disabled
 
 from returndesk.catalog.models import Product
 from returndesk.core.errors import NotFound
+from returndesk.core.models import Upload
 from returndesk.returns.models import Return
 from returndesk.shipping.models import ACTIVE, Label
 from returndesk.tenants.models import Facility
@@ -165,6 +166,44 @@ def unidentified_get(*, public_id: str, facility_ids: Iterable[int]) -> Unidenti
     if package is None:
         raise NotFound(f"No unidentified package {public_id}.")
     return package
+
+
+def packages_of_return(*, ret: Return) -> list[UnidentifiedPackage]:
+    """The packages received without a match and linked to this return afterwards, with the
+    notes and photos taken while nobody knew whose they were."""
+    return list(
+        UnidentifiedPackage.objects.filter(return_request=ret)
+        .select_related("facility", "receipt")
+        .order_by("received_at", "pk")
+    )
+
+
+def package_photo(*, package: UnidentifiedPackage, upload_id: str) -> Upload:
+    """One of a package's photos, from its owner: the facility while the package is unlinked,
+    the return's merchant once linked (`uploads_transfer`); 404 otherwise."""
+    if upload_id not in package.photo_upload_ids:
+        raise NotFound(f"No photo {upload_id}.")
+    owner = (
+        Q(merchant__isnull=True, facility_id=package.facility_id)
+        if package.linked_at is None
+        else Q(merchant_id=package.merchant_id)
+    )
+    with scopes_disabled():
+        photo = Upload.objects.filter(owner, public_id=upload_id, purpose="photo").first()
+    if photo is None:
+        raise NotFound(f"No photo {upload_id}.")
+    return photo
+
+
+def return_package_photo(*, ret: Return, upload_id: str) -> Upload:
+    """A photo of a package linked to this return, which its merchant now owns; 404 for any
+    other upload, whoever owns it."""
+    for package in UnidentifiedPackage.objects.filter(
+        return_request=ret, merchant_id=ret.merchant_id
+    ):
+        if upload_id in package.photo_upload_ids:
+            return package_photo(package=package, upload_id=upload_id)
+    raise NotFound(f"No photo {upload_id}.")
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from returndesk.core.audit import audit_record
 from returndesk.core.codes import RanInvalid, format_ran, normalize_ran, parse_ran
 from returndesk.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from returndesk.core.ids import new_public_id
-from returndesk.core.uploads import uploads_check
+from returndesk.core.uploads import uploads_check, uploads_transfer
 from returndesk.returns.lifecycle import (
     return_event_record,
     return_exception_flag,
@@ -58,6 +58,8 @@ EXCEPTION = "exception"  # a receipt exception: the return could not be received
 UNIDENTIFIED = "unidentified"  # nothing matched: an unidentified package
 
 MAX_EXTRA_ITEMS = 50
+MAX_PACKAGE_PHOTOS = 20
+MAX_NOTES = 4000
 
 
 class ReceiptClosed(Conflict):
@@ -527,6 +529,11 @@ def unidentified_link(
             code=locked.code or locked.public_id,
             matched_by=MATCHED_LINK,
         )
+        # The photos were the facility's while nobody knew whose the package was: they go
+        # with it to the return's merchant, and to nobody else.
+        moved = uploads_transfer(
+            ids=locked.photo_upload_ids, facility_id=facility.pk, merchant_id=ret.merchant_id
+        )
         locked.merchant_id = ret.merchant_id
         locked.return_request = ret
         locked.receipt = result.receipt
@@ -550,25 +557,55 @@ def unidentified_link(
             changes={
                 "ran": format_ran(ret.ran),
                 "receipt": result.receipt.public_id if result.receipt else None,
+                "photos_moved": moved,
             },
         )
     return ScanResult(result.outcome, result.created, receipt=result.receipt, package=locked)
 
 
 def unidentified_annotate(
-    *, actor: Actor, package: UnidentifiedPackage, notes: str
+    *,
+    actor: Actor,
+    package: UnidentifiedPackage,
+    notes: str,
+    photo_upload_ids: Sequence[str] | None = None,
 ) -> UnidentifiedPackage:
-    """What the worker saw on a package nobody could match (sender, contents), for whoever
-    links it later."""
+    """What the worker saw on a package nobody could match (sender, contents) and its photos,
+    for whoever links it later. The notes and the photos (when given) replace what was there;
+    the photos are uploads of the package's facility (`POST /uploads` with `facility`). The
+    same again changes nothing; a package already linked is 409 already_linked: its photos
+    went to the return's merchant with it."""
+    if len(notes) > MAX_NOTES:
+        raise ValidationFailed.on("notes", f"at most {MAX_NOTES} characters")
+    photos = None if photo_upload_ids is None else list(dict.fromkeys(photo_upload_ids))
+    if photos is not None and len(photos) > MAX_PACKAGE_PHOTOS:
+        raise ValidationFailed.on("photo_upload_ids", f"at most {MAX_PACKAGE_PHOTOS} photos")
     with transaction.atomic():
         locked = UnidentifiedPackage.objects.select_for_update().get(pk=package.pk)
-        locked.notes = notes.strip()
-        locked.save(update_fields=["notes", "updated_at"])
+        if locked.linked_at is not None:
+            raise AlreadyLinked(
+                f"Package {locked.public_id} is linked to its return; record photos and notes "
+                "on the return's receipt."
+            )
+        if photos is not None:
+            uploads_check(
+                facility_id=locked.facility_id,
+                ids=photos,
+                purpose="photo",
+                field="photo_upload_ids",
+            )
+        new_notes = notes.strip()
+        new_photos = list(locked.photo_upload_ids) if photos is None else photos
+        if (new_notes, new_photos) == (locked.notes, list(locked.photo_upload_ids)):
+            return locked
+        locked.notes = new_notes
+        locked.photo_upload_ids = new_photos
+        locked.save(update_fields=["notes", "photo_upload_ids", "updated_at"])
         audit_record(
             actor=actor,
             action="unidentified_package.annotated",
             object_type="unidentified_package",
             object_ref=locked.public_id,
-            changes={"notes": locked.notes},
+            changes={"notes": new_notes, "photo_upload_ids": new_photos},
         )
     return locked

@@ -14,6 +14,7 @@ from django.shortcuts import render
 from django.urls import path, reverse
 
 from returndesk.console.access import ADMINISTRATION, NAVIGATION, Seat, merchants_of, seat_for
+from returndesk.core.models import Upload
 from returndesk.tenants.selectors import user_permissions
 
 View = Callable[..., HttpResponse]
@@ -44,6 +45,17 @@ def console_page(
         return wrapped
 
     return decorate
+
+
+def photo_response(photo: Upload) -> HttpResponse:
+    """An uploaded photo for a console page, once the view has found it for this seat. It was
+    re-encoded by the upload check, so it is an image and nothing else; private to the
+    signed-in browser."""
+    with photo.file.open("rb") as stored:
+        response = HttpResponse(stored.read(), content_type=photo.content_type)
+    response["Cache-Control"] = "private, max-age=3600"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 class LoginView(auth_views.LoginView):

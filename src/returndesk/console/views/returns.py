@@ -18,7 +18,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from returndesk.console.access import Seat
-from returndesk.console.views.common import console_page, page_context
+from returndesk.console.views.common import console_page, page_context, photo_response
 from returndesk.core.codes import RanInvalid, format_ran, parse_ran
 from returndesk.core.errors import ApplicationError, NotFound
 from returndesk.core.tenancy import merchant_scope
@@ -39,6 +39,7 @@ from returndesk.returns.services import return_act
 from returndesk.shipping.selectors import active_label, label_find_by_code
 from returndesk.tenants import permissions as perm
 from returndesk.tenants.models import Merchant
+from returndesk.warehouse import selectors as warehouse_selectors
 
 PAGE = 50
 # The home page's queues: (name, label, the return_list filters). Exceptions are lost parcels
@@ -189,6 +190,7 @@ def return_detail(request: HttpRequest, seat: Seat, ran: str) -> HttpResponse:
         except (NotFound, RanInvalid):
             raise Http404 from None
         events = list(return_selectors.return_events(ret=ret))
+        packages = warehouse_selectors.packages_of_return(ret=ret)
         shipping = active_label(ret=ret)
         tracking = (
             list(shipping.tracking_events.order_by("-occurred_at", "-pk")) if shipping else []
@@ -210,6 +212,7 @@ def return_detail(request: HttpRequest, seat: Seat, ran: str) -> HttpResponse:
             override_at=_override_at(ret.decision),
             label=shipping,
             tracking=tracking,
+            packages=packages,
             can_issue_label=seat.can(perm.RETURNS_CREATE) and ret.status == AUTHORIZED,
             can_clear_exception=seat.can(perm.RETURNS_MARK_LOST) and ret.exception_at,
         ),
@@ -219,6 +222,19 @@ def return_detail(request: HttpRequest, seat: Seat, ran: str) -> HttpResponse:
 def _override_at(decision: dict[str, Any]) -> datetime | None:
     at = (decision.get("override") or {}).get("at")
     return datetime.fromisoformat(at) if at else None
+
+
+@console_page(perm.RETURNS_VIEW, methods=("GET",))
+def return_photo(request: HttpRequest, seat: Seat, ran: str, linked_photo: str) -> HttpResponse:
+    """A photo of a package that arrived without a match and was linked to this return: the
+    merchant's since the link."""
+    with merchant_scope(seat.merchant):
+        try:
+            ret = return_selectors.return_get(merchant=seat.merchant, ran=ran)
+            found = warehouse_selectors.return_package_photo(ret=ret, upload_id=linked_photo)
+        except (NotFound, RanInvalid):
+            raise Http404 from None
+    return photo_response(found)
 
 
 @console_page(perm.RETURNS_VIEW, methods=("POST",))
@@ -253,4 +269,9 @@ urlpatterns = [
     path("m/<slug:slug>/returns/", returns, name="returns"),
     path("m/<slug:slug>/returns/<str:ran>/", return_detail, name="return"),
     path("m/<slug:slug>/returns/<str:ran>/<slug:action>/", return_action, name="return_action"),
+    path(
+        "m/<slug:slug>/returns/<str:ran>/photos/<str:linked_photo>/",
+        return_photo,
+        name="return_photo",
+    ),
 ]

@@ -21,17 +21,20 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from returndesk.console.access import Seat
-from returndesk.console.views.common import console_page, page_context
+from returndesk.console.views.common import console_page, page_context, photo_response
 from returndesk.core.codes import RanInvalid, format_ran
 from returndesk.core.errors import ApplicationError, NotFound
+from returndesk.core.uploads import upload_create
 from returndesk.tenants import permissions as perm
 from returndesk.tenants.models import Facility, Merchant
 from returndesk.tenants.permissions import ROLE_PERMISSIONS
 from returndesk.warehouse import selectors, services
-from returndesk.warehouse.models import OPEN, PACKAGE_CONDITIONS, Receipt
+from returndesk.warehouse.models import OPEN, PACKAGE_CONDITIONS, Receipt, UnidentifiedPackage
 
 MISTYPED = "mistyped"
 RECORDED = "recorded"
+PACKAGE_SAVED = "package_saved"  # photos and notes of an unidentified package saved
+MAX_PACKAGE_PHOTOS = 6  # per submit, as on the inspection form
 CONDITION_LABELS = {
     "intact": gettext_lazy("Intact"),
     "damaged": gettext_lazy("Damaged"),
@@ -108,6 +111,17 @@ def _lines(receipt: Receipt) -> list[dict[str, Any]]:
     return rows
 
 
+def _package(reach: Reach, public_id: str, facility: Facility | None = None) -> UnidentifiedPackage:
+    """An unidentified package at a facility in reach (and at `facility`, when given)."""
+    try:
+        package = selectors.unidentified_get(public_id=public_id, facility_ids=reach.facility_ids)
+    except NotFound:
+        raise Http404 from None
+    if facility is not None and package.facility_id != facility.pk:
+        raise Http404
+    return package
+
+
 def _station(
     request: HttpRequest,
     seat: Seat,
@@ -115,7 +129,7 @@ def _station(
     *,
     outcome: str = "",
     receipt: Receipt | None = None,
-    package: Any = None,
+    package: UnidentifiedPackage | None = None,
     detail: str = "",
     errors: dict[str, str] | None = None,
     status: int = 200,
@@ -128,6 +142,10 @@ def _station(
         ran=format_ran(receipt.return_request.ran) if receipt else "",
         lines=_lines(receipt) if receipt else [],
         package=package,
+        # Photos and notes for a package that matched nothing, by whoever may handle it.
+        can_annotate=(
+            package is not None and package.linked_at is None and seat.can(perm.UNIDENTIFIED)
+        ),
         detail=detail,
         errors=errors or {},
         conditions=[(c, CONDITION_LABELS[c]) for c in PACKAGE_CONDITIONS],
@@ -135,6 +153,16 @@ def _station(
     )
     template = "console/station_result.html" if request.htmx else "console/station.html"  # type: ignore[attr-defined]
     return render(request, template, context, status=status)
+
+
+def _refused(
+    request: HttpRequest, seat: Seat, place: Facility, exc: ApplicationError, **shown: Any
+) -> HttpResponse:
+    """The station again after a refused form: the same answer, the form saying why (422 for a
+    whole page; htmx swaps only a 2xx, so 200 there)."""
+    errors = {e.field: e.message for e in exc.errors} or {"form": exc.detail}
+    status = 200 if request.htmx else 422  # type: ignore[attr-defined]
+    return _station(request, seat, place, detail=exc.detail, errors=errors, status=status, **shown)
 
 
 @console_page(perm.RECEIVING, methods=("GET",))
@@ -216,19 +244,55 @@ def station_record(request: HttpRequest, seat: Seat, facility: str, receipt: str
             notes=data.get("notes", ""),
         )
     except ApplicationError as exc:
-        errors = {e.field: e.message for e in exc.errors} or {"form": exc.detail}
-        return _station(
-            request,
-            seat,
-            place,
-            outcome=services.RECEIVED_NOW,
-            receipt=found,
-            detail=exc.detail,
-            errors=errors,
-            status=200 if request.htmx else 422,  # type: ignore[attr-defined]
-        )
+        return _refused(request, seat, place, exc, outcome=services.RECEIVED_NOW, receipt=found)
     recorded = _receipt(reach, place, receipt)
     return _station(request, seat, place, outcome=RECORDED, receipt=recorded)
+
+
+@console_page(perm.UNIDENTIFIED, methods=("POST",))
+def station_package(request: HttpRequest, seat: Seat, facility: str, package: str) -> HttpResponse:
+    """Photos (camera or files) and notes of a package that matched nothing. The photos belong
+    to the facility until the package is linked to its return; new ones join those taken
+    before."""
+    reach = reach_of(seat, perm.UNIDENTIFIED)
+    place = _facility(seat, facility, reach)
+    found = _package(reach, package, place)
+    try:
+        added = [
+            upload_create(
+                actor=seat.actor,
+                merchant_id=None,
+                facility_id=place.pk,
+                data=photo.read(),
+                purpose="photo",
+            ).public_id
+            for photo in request.FILES.getlist("photos")[:MAX_PACKAGE_PHOTOS]
+            if photo.size
+        ]
+        saved = services.unidentified_annotate(
+            actor=seat.actor,
+            package=found,
+            notes=request.POST.get("notes", ""),
+            photo_upload_ids=[*found.photo_upload_ids, *added],
+        )
+    except ApplicationError as exc:
+        return _refused(request, seat, place, exc, outcome=services.UNIDENTIFIED, package=found)
+    return _station(request, seat, place, outcome=PACKAGE_SAVED, package=saved)
+
+
+@console_page(perm.UNIDENTIFIED, methods=("GET",))
+def station_package_photo(
+    request: HttpRequest, seat: Seat, package: str, photo: str
+) -> HttpResponse:
+    """A photo of a package in the exceptions queue, for the staff who may link it. Once the
+    package is linked its photos are the return's merchant's, shown on the return only."""
+    found = _package(reach_of(seat, perm.UNIDENTIFIED), package)
+    if found.linked_at is not None:
+        raise Http404
+    try:
+        return photo_response(selectors.package_photo(package=found, upload_id=photo))
+    except NotFound:
+        raise Http404 from None
 
 
 @console_page(perm.UNIDENTIFIED, methods=("GET",))
@@ -279,11 +343,21 @@ urlpatterns = [
         station_link,
         name="station_link",
     ),
+    path(
+        "m/<slug:slug>/station/exceptions/<str:package>/photos/<str:photo>/",
+        station_package_photo,
+        name="station_package_photo",
+    ),
     path("m/<slug:slug>/station/<str:facility>/", station, name="station"),
     path("m/<slug:slug>/station/<str:facility>/scan/", station_scan, name="station_scan"),
     path(
         "m/<slug:slug>/station/<str:facility>/receipts/<str:receipt>/",
         station_record,
         name="station_record",
+    ),
+    path(
+        "m/<slug:slug>/station/<str:facility>/packages/<str:package>/",
+        station_package,
+        name="station_package",
     ),
 ]

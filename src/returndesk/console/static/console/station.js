@@ -10,6 +10,7 @@
     already_received: [[660, 0.15]],
     exception: [[440, 0.18], [330, 0.3]],
     unidentified: [[392, 0.15], [392, 0.15]],
+    package_saved: [[660, 0.08], [990, 0.12]],
     mistyped: [[220, 0.12], [220, 0.12], [220, 0.12]]
   };
   var audio = null;
@@ -45,7 +46,11 @@
     document.body.setAttribute("data-station-outcome", outcome);
     if (outcome) beep(outcome);
     var invalid = document.querySelector("#result .error-summary");
-    var first = invalid && document.querySelector("#record-form input, #record-form select");
+    var first =
+      invalid &&
+      document.querySelector(
+        "#record-form input, #record-form select, #package-form input[type=file]"
+      );
     var scanner = document.getElementById("scan-code");
     if (first) {
       first.focus();
