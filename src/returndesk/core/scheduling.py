@@ -78,7 +78,6 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
         timedelta(seconds=5),
         "returndesk.notifications.dispatch.outbox_dispatch_due",
     ),
-)
     PeriodicJob(
         "process_refund_triggers",
         timedelta(seconds=10),
@@ -99,6 +98,12 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
         timedelta(minutes=2),
         "returndesk.refunds.execution.returns_complete_settled",
     ),
+    PeriodicJob(
+        "prune_task_results",
+        timedelta(hours=6),
+        "returndesk.core.scheduling.task_results_prune",
+    ),
+)
 
 
 def task_results_prune() -> int:
