@@ -629,16 +629,21 @@ def refunds_reconcile(*, ret: Return, actor: Actor) -> Adjustment | None:
 
 def refund_trigger_record(*, ret: Return, status: str) -> None:
     """Ask the worker to look at a return's money (called inside a transition's transaction)."""
+    # One statement (INSERT ... ON CONFLICT DO UPDATE): this runs inside every transition,
+    # including the receiving scan, a hot path (benchmark B3).
     now = timezone.now()
-    RefundTrigger.objects.update_or_create(
-        return_request=ret,
-        status=status,
-        defaults={
-            "merchant_id": ret.merchant_id,
-            "done_at": None,
-            "next_attempt_at": now,
-            "claimed_until": None,
-        },
+    RefundTrigger.objects.bulk_create(
+        [
+            RefundTrigger(
+                merchant_id=ret.merchant_id,
+                return_request=ret,
+                status=status,
+                next_attempt_at=now,
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["return_request", "status"],
+        update_fields=["done_at", "next_attempt_at", "claimed_until", "updated_at"],
     )
 
 
