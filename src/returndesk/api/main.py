@@ -12,6 +12,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from returndesk.api import (
     carriers,
+    exchanges,
     inspections,
     inventory,
     labels,
@@ -51,6 +52,7 @@ api.add_router("", receipts.router)
 api.add_router("", inspections.router)
 api.add_router("", inventory.router)
 api.add_router("", refunds.router)
+api.add_router("", exchanges.router)
 
 
 def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:

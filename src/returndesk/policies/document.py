@@ -170,6 +170,9 @@ class Resolutions(_Model):
     store_credit: bool = True
     store_credit_bonus_percent: Percent = Decimal(0)
     exchange: bool = False
+    # An exchange released right after authorization (and payment of any difference), before the
+    # return arrives; a return that then never arrives opens an adjustment. docs/refunds.md.
+    instant_exchange: bool = False
 
     @model_validator(mode="after")
     def _at_least_one(self) -> Self:

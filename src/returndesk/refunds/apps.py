@@ -20,8 +20,11 @@ MONEY_STATUSES = frozenset(
 
 
 def _money_may_have_changed(*, ret: Any, from_status: str, to_status: str, actor: Any) -> None:
+    from returndesk.refunds.exchanges import exchanges_open
     from returndesk.refunds.services import refund_trigger_record
 
+    if to_status == "authorized":
+        exchanges_open(ret=ret, actor=actor)  # exchange.requested with the authorization
     if to_status in MONEY_STATUSES:
         refund_trigger_record(ret=ret, status=to_status)
 

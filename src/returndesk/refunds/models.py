@@ -282,3 +282,15 @@ class Exchange(MerchantOwnedModel):
     merchant_order_reference = models.CharField(max_length=200, blank=True)
     cancelled_reason = models.TextField(blank=True)
     events = models.JSONField(default=list, blank=True)  # [{status, at, actor, note}]
+    # how the credit was worked out: the calculator's line for the returned units, and the stage
+    # (authorization, receipt, inspection) whose facts fixed it (exchanges.py)
+    calculation = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["collection_provider", "collection_reference"],
+                condition=~models.Q(collection_reference=""),
+                name="exchange_collection_once",
+            )
+        ]

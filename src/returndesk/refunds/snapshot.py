@@ -202,7 +202,10 @@ def return_snapshot(ret: Return) -> ReturnSnapshot:
         tender_rows = {}
         settlements = list(Settlement.objects.filter(return_request=ret))
         refunds = []
-    mine = [s for s in settlements if s.return_request_id == ret.pk]
+    # An exchange's own settlements (a difference refunded, a cancelled exchange's line) are
+    # exchanges.py's: the refund plan and its reconciliation, which leave exchanged lines out,
+    # leave them out too. Their refunds still count against the tenders (prior_all).
+    mine = [s for s in settlements if s.return_request_id == ret.pk and s.resolution != "exchange"]
     others = [s for s in settlements if s.return_request_id != ret.pk]
     eligible, inspected = _eligible_units(ret, lines)
     findings: dict[int, list[UnitFinding]] = defaultdict(list)

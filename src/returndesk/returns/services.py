@@ -281,6 +281,36 @@ def _check_input(data: ReturnInput, *, creating: bool = True) -> None:
         raise ValidationFailed("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
 
 
+def _check_exchanges(
+    merchant: Merchant, data: ReturnInput, policy: PolicyDocument, currency: str
+) -> None:
+    """`exchange_for` names a product the merchant sells, in the order's currency, where the
+    policy offers exchanges (not on a gift return: store credit only). 422 naming the field."""
+    asked = [(i, line) for i, line in enumerate(data.lines) if line.exchange_sku]
+    if not asked:
+        return
+    errors: list[FieldError] = []
+    skus = {line.exchange_sku for _, line in asked}
+    products = {p.sku: p for p in Product.objects.filter(merchant=merchant, sku__in=skus)}
+    for i, line in asked:
+        where = f"lines[{i}].exchange_for"
+        product = products.get(line.exchange_sku)
+        if not policy.resolutions.exchange:
+            errors.append(FieldError(where, "the return policy offers no exchanges"))
+        elif data.gift_postal_code:
+            errors.append(FieldError(where, "a gift return is refunded as store credit only"))
+        elif line.exchange_quantity < 1:
+            errors.append(FieldError(f"{where}.quantity", "at least 1"))
+        elif product is None:
+            errors.append(FieldError(f"{where}.sku", f"no product '{line.exchange_sku}' is sold"))
+        elif product.currency != currency or product.price_amount <= 0:
+            errors.append(
+                FieldError(f"{where}.sku", f"'{line.exchange_sku}' is not sold in {currency}")
+            )
+    if errors:
+        raise ValidationFailed("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+
+
 @dataclass
 class _Case:
     """A request made ready for the engine: against an order in the system, or (`order` None)
@@ -473,6 +503,7 @@ def eligibility_check(
     now = timezone.now()
     case = _find_case(merchant, data, now, lock=False, photos_pending=photos_pending)
     version, policy, decision, risk = _decide(merchant, case, now)
+    _check_exchanges(merchant, data, policy, case.snapshot.currency)
     return {
         "policy_version": version.version,
         "decision": decision_as_dict(decision, policy),
@@ -502,6 +533,7 @@ def return_create(
         now = timezone.now()
         case = _find_case(merchant, data, now, lock=True)
         version, policy, decision, risk = _decide(merchant, case, now)
+        _check_exchanges(merchant, data, policy, case.snapshot.currency)
         decision_data = decision_as_dict(decision, policy)
         override: dict[str, Any] | None = None
         if override_reason is not None:
