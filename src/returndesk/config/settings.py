@@ -193,12 +193,13 @@ RETURNDESK_PAYPAL_API_BASE = os.environ.get("RETURNDESK_PAYPAL_API_BASE") or Non
 RETURNDESK_EASYPOST_WEBHOOK_SECRET = os.environ.get("RETURNDESK_EASYPOST_WEBHOOK_SECRET", "")
 RETURNDESK_CARRIER_WEBHOOK_SECRETS = os.environ.get("RETURNDESK_CARRIER_WEBHOOK_SECRETS", "")
 
-TASKS = {
 # Keys that encrypt merchants' integration secrets (core/secrets.py): Fernet keys, comma-separated,
 # the first encrypting and all decrypting. The demo derives one from SECRET_KEY.
 RETURNDESK_SECRETS_KEYS = os.environ.get("RETURNDESK_SECRETS_KEYS", "")
 if PRODUCTION and not RETURNDESK_SECRETS_KEYS:
     raise RuntimeError("RETURNDESK_SECRETS_KEYS must be set when RETURNDESK_PRODUCTION=1")
+
+TASKS = {
 
     "default": {
         "BACKEND": "django_tasks_db.DatabaseBackend",
