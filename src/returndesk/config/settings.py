@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "returndesk.catalog",
     "returndesk.policies",
     "returndesk.notifications",
+    "returndesk.credit",
     "returndesk.returns",
     "returndesk.shipping",
     "returndesk.warehouse",

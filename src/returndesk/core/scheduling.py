@@ -52,6 +52,12 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
         "returndesk.returns.services.returns_expire_due",
     ),
     PeriodicJob(
+        "expire_store_credit",
+        timedelta(minutes=15),
+        "returndesk.credit.services.store_credit_expire_due",
+        lease=timedelta(minutes=30),
+    ),
+    PeriodicJob(
         "void_released_labels",
         timedelta(minutes=10),
         "returndesk.shipping.services.labels_void_pending",

@@ -26,6 +26,9 @@ REFUNDS_MARK_PAID = "refunds.mark_paid"
 REFUNDS_RETRY = "refunds.retry"
 ADJUSTMENTS_RESOLVE = "refunds.resolve_adjustments"
 REFUNDS_EXPORT = "refunds.export"
+STORE_CREDIT_VIEW = "store_credit.view"  # store credit and gift card balances and ledgers
+STORE_CREDIT_REDEEM = "store_credit.redeem"  # the merchant's checkout spends store credit
+STORE_CREDIT_ADJUST = "store_credit.adjust"  # staff corrections and reversals, with a reason
 POLICY_MANAGE = "policy.manage"
 USERS_MANAGE = "users.manage"
 APIKEYS_MANAGE = "apikeys.manage"
@@ -66,6 +69,8 @@ FINANCE = frozenset(
         ADJUSTMENTS_RESOLVE,
         REFUNDS_EXPORT,
         RETURNS_VIEW,
+        STORE_CREDIT_VIEW,
+        STORE_CREDIT_ADJUST,
     }
 )
 MERCHANT_ADMIN = (
@@ -84,6 +89,7 @@ MERCHANT_ADMIN = (
             CUSTOMERS_PRIVACY,
             MERCHANT_SETTINGS,
             AUDIT_VIEW,
+            STORE_CREDIT_REDEEM,
         }
     )
 )
