@@ -12,6 +12,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from returndesk.api import (
     carriers,
+    credit,
     exchanges,
     inspections,
     inventory,
@@ -52,6 +53,7 @@ api.add_router("", receipts.router)
 api.add_router("", inspections.router)
 api.add_router("", inventory.router)
 api.add_router("", refunds.router)
+api.add_router("", credit.router)
 api.add_router("", exchanges.router)
 
 
