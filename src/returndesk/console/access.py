@@ -67,6 +67,7 @@ NAVIGATION: tuple[tuple[str, Any, str], ...] = (
     ("console:review", _("Review queue"), perm.RETURNS_REVIEW),
     ("console:return_new", _("New return"), perm.RETURNS_CREATE),
     ("console:station_start", _("Receiving"), perm.RECEIVING),
+    ("console:store_credit", _("Store credit"), perm.STORE_CREDIT_VIEW),
     ("console:policy", _("Policy"), perm.POLICY_MANAGE),
     ("console:admin_settings", _("Settings"), perm.MERCHANT_SETTINGS),
     ("console:admin_users", _("Users"), perm.USERS_MANAGE),

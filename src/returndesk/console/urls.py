@@ -6,6 +6,7 @@ from returndesk.console.views import (
     audit,
     carriers,
     common,
+    credit,
     inspection,
     inspection_settings,
     policy,
@@ -21,6 +22,7 @@ urlpatterns = [
     *admin.urlpatterns,
     *carriers.urlpatterns,
     *audit.urlpatterns,
+    *credit.urlpatterns,
     *shipping.urlpatterns,  # before returns: its <ran>/<action>/ would take label/
     *inspection.urlpatterns,  # before returns (and beside the station it extends)
     *station.urlpatterns,
