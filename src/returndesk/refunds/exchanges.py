@@ -60,8 +60,6 @@ from returndesk.refunds.models import (
     CANCELLED,
     EXCHANGE_TRANSITIONS,
     FULFILLED,
-    KIND_GIFT_CARD,
-    KIND_STORE_CREDIT,
     PROCESSING,
     RELEASED,
     REQUESTED,
@@ -73,13 +71,12 @@ from returndesk.refunds.models import (
 )
 from returndesk.refunds.providers import CollectionUnsupported, ProviderError, provider_for
 from returndesk.refunds.services import (
-    _credit_ledger,
-    _refund_rows,
     adjustment_open,
     configured_providers,
     payment_settings_for,
     refund_timing,
     return_policy,
+    settlement_record,
 )
 from returndesk.refunds.snapshot import REACHED, return_snapshot, returned_lines
 from returndesk.refunds.tenders import MANUAL, Allocation, TendersShort, allocate_to_tenders
@@ -544,18 +541,14 @@ def _settle(
         allocations=allocations,
         checks=(f"exchange {exchange.public_id}: {purpose.replace('_', ' ')}",),
     )
-    settlement = Settlement.objects.create(
-        merchant_id=ret.merchant_id,
-        public_id=new_public_id("stl"),
-        return_request=ret,
-        order_id=ret.order_id,
-        number=Settlement.objects.filter(return_request=ret).count() + 1,
+    _, refunds = settlement_record(
+        ret=ret,
+        calc=calc,
         stage=refund_timing(ret) if purpose == CANCELLATION else release_stage(ret, exchange),
+        actor=actor,
+        event_type="exchange.settled",
         resolution="exchange",
-        currency=currency,
-        total_amount=amount,
-        calculation={
-            **calc.as_dict(),
+        extra={
             "exchange": exchange.public_id,
             "purpose": purpose,
             "reference": reference,
@@ -563,25 +556,8 @@ def _settle(
             "credit": Money(exchange.credit_amount, currency).as_dict(),
             "credit_line": exchange.calculation.get("line", {}),
         },
-        created_by_label=actor.label,
+        event_payload={"exchange": exchange.public_id, "purpose": purpose},
     )
-    refunds = _refund_rows(ret, settlement, calc)
-    return_event_record(
-        ret=ret,
-        type="exchange.settled",
-        actor=actor,
-        payload={
-            "exchange": exchange.public_id,
-            "purpose": purpose,
-            "settlement": settlement.public_id,
-            "total": calc.total.as_dict(),
-            "refunds": [r.public_id for r in refunds],
-        },
-        notify=False,
-    )
-    for refund in refunds:
-        if refund.kind in (KIND_STORE_CREDIT, KIND_GIFT_CARD):
-            _credit_ledger(ret, refund, actor)
     return [r.public_id for r in refunds]
 
 

@@ -216,42 +216,65 @@ def refunds_settle(*, ret: Return, actor: Actor, stage: str = "") -> Settlement:
         if plan.due is None:
             raise NothingDue(f"Return {locked.ran}: nothing is due now ({plan.reason}).")
         calc = plan.due
-        number = Settlement.objects.filter(return_request=locked).count() + 1
-        fee = sum(d.amount.amount for d in calc.return_deductions)
-        settlement = Settlement.objects.create(
-            merchant_id=locked.merchant_id,
-            public_id=new_public_id("stl"),
-            return_request=locked,
-            order_id=locked.order_id,
-            number=number,
-            stage=stage or plan.timing,
-            resolution=calc.resolution,
-            currency=calc.currency,
-            total_amount=calc.total.amount,
-            bonus_amount=calc.store_credit_bonus.amount,
-            shipping_amount=calc.shipping.amount.amount,
-            return_fee_amount=fee,
-            units={line.line_id: line.quantity for line in calc.lines},
-            line_amounts={line.line_id: line.refund.amount for line in calc.lines},
-            calculation=calc.as_dict(),
-            created_by_label=actor.label,
-        )
-        refunds = _refund_rows(locked, settlement, calc)
-        return_event_record(
+        settlement, _ = settlement_record(
             ret=locked,
-            type="return.settled",
+            calc=calc,
+            stage=stage or plan.timing,
             actor=actor,
-            payload={
-                "settlement": settlement.public_id,
-                "total": calc.total.as_dict(),
-                "refunds": [r.public_id for r in refunds],
-            },
-            notify=False,
+            event_type="return.settled",
         )
-        for refund in refunds:
-            if refund.kind in (KIND_STORE_CREDIT, KIND_GIFT_CARD):
-                _credit_ledger(locked, refund, actor)
     return settlement
+
+
+def settlement_record(
+    *,
+    ret: Return,
+    calc: RefundCalculation,
+    stage: str,
+    actor: Actor,
+    event_type: str,
+    resolution: str = "",
+    extra: dict[str, Any] | None = None,
+    event_payload: dict[str, Any] | None = None,
+) -> tuple[Settlement, list[Refund]]:
+    """Write a settlement for `calc` with one refund row per tender part, its timeline event,
+    and the ledger credits (store credit, gift cards) that are paid at once. Call inside the
+    transaction holding the return's lock. `extra` is added to the recorded calculation."""
+    settlement = Settlement.objects.create(
+        merchant_id=ret.merchant_id,
+        public_id=new_public_id("stl"),
+        return_request=ret,
+        order_id=ret.order_id,
+        number=Settlement.objects.filter(return_request=ret).count() + 1,
+        stage=stage,
+        resolution=resolution or calc.resolution,
+        currency=calc.currency,
+        total_amount=calc.total.amount,
+        bonus_amount=calc.store_credit_bonus.amount,
+        shipping_amount=calc.shipping.amount.amount,
+        return_fee_amount=sum(d.amount.amount for d in calc.return_deductions),
+        units={line.line_id: line.quantity for line in calc.lines},
+        line_amounts={line.line_id: line.refund.amount for line in calc.lines},
+        calculation={**calc.as_dict(), **(extra or {})},
+        created_by_label=actor.label,
+    )
+    refunds = _refund_rows(ret, settlement, calc)
+    return_event_record(
+        ret=ret,
+        type=event_type,
+        actor=actor,
+        payload={
+            **(event_payload or {}),
+            "settlement": settlement.public_id,
+            "total": calc.total.as_dict(),
+            "refunds": [r.public_id for r in refunds],
+        },
+        notify=False,
+    )
+    for refund in refunds:
+        if refund.kind in (KIND_STORE_CREDIT, KIND_GIFT_CARD):
+            _credit_ledger(ret, refund, actor)
+    return settlement, refunds
 
 
 def _refund_rows(ret: Return, settlement: Settlement, calc: RefundCalculation) -> list[Refund]:
