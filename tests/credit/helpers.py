@@ -47,6 +47,20 @@ def redeem(merchant: Merchant, amount: int, reference: str, **kw: Any) -> StoreC
     )
 
 
+def adjust(
+    merchant: Merchant, amount: int, reference: str, reason: str = "correction", **kw: Any
+) -> StoreCreditEntry:
+    return services.store_credit_adjust(
+        merchant=merchant,
+        email=kw.pop("email", EMAIL),
+        currency=kw.pop("currency", "USD"),
+        amount=amount,
+        reason=reason,
+        reference=reference,
+        actor=kw.pop("actor", STAFF),
+    )
+
+
 def set_validity(merchant: Merchant, days: int | None) -> None:
     services.credit_settings_update(merchant=merchant, store_credit_validity_days=days, actor=ACTOR)
 

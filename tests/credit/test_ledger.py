@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
+from returndesk.core.actors import Actor
 from returndesk.core.errors import NotFound, PermissionDenied, ValidationFailed
 from returndesk.core.models import AuditLogEntry
 from returndesk.core.money import Money
@@ -19,7 +20,16 @@ from returndesk.credit import selectors, services
 from returndesk.credit.models import StoreCreditEntry
 from returndesk.notifications.models import OutboxMessage
 from returndesk.tenants.models import Merchant
-from tests.credit.helpers import ACTOR, EMAIL, STAFF, check_invariants, issue, redeem, set_validity
+from tests.credit.helpers import (
+    ACTOR,
+    EMAIL,
+    STAFF,
+    adjust,
+    check_invariants,
+    issue,
+    redeem,
+    set_validity,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -222,55 +232,15 @@ def test_the_expiry_job_is_scheduled() -> None:
 def test_staff_adjust_with_a_reason_and_it_is_audited(merchant: Merchant) -> None:
     issue(merchant, 1000, "rf_1")
     with pytest.raises(ValidationFailed) as no_reason:
-        services.store_credit_adjust(
-            merchant=merchant,
-            email=EMAIL,
-            currency="USD",
-            amount=-100,
-            reason=" ",
-            reference="adj_1",
-            actor=STAFF,
-        )
+        adjust(merchant, -100, "adj_1", " ")
     assert no_reason.value.errors[0].field == "reason"
     with pytest.raises(PermissionDenied):
-        services.store_credit_adjust(
-            merchant=merchant,
-            email=EMAIL,
-            currency="USD",
-            amount=-100,
-            reason="x",
-            reference="adj_1",
-            actor=ACTOR.__class__("user", "agent", permissions=frozenset()),
-        )
-    taken = services.store_credit_adjust(
-        merchant=merchant,
-        email=EMAIL,
-        currency="USD",
-        amount=-400,
-        reason="double refund",
-        reference="adj_1",
-        actor=STAFF,
-    )
-    given = services.store_credit_adjust(
-        merchant=merchant,
-        email=EMAIL,
-        currency="USD",
-        amount=250,
-        reason="goodwill",
-        reference="adj_2",
-        actor=STAFF,
-    )
+        adjust(merchant, -100, "adj_1", "x", actor=Actor("user", "agent@acme.example"))
+    taken = adjust(merchant, -400, "adj_1", "double refund")
+    given = adjust(merchant, 250, "adj_2", "goodwill")
     assert (taken.balance_after_amount, given.balance_after_amount) == (600, 850)
     with pytest.raises(services.InsufficientStoreCredit):
-        services.store_credit_adjust(
-            merchant=merchant,
-            email=EMAIL,
-            currency="USD",
-            amount=-851,
-            reason="too much",
-            reference="adj_3",
-            actor=STAFF,
-        )
+        adjust(merchant, -851, "adj_3", "too much")
     audit = AuditLogEntry.objects.filter(action="store_credit.adjusted").order_by("pk")
     assert [a.changes["reason"] for a in audit] == ["double refund", "goodwill"]
     assert audit[0].changes["balance"] == {"from": "10.00 USD", "to": "6.00 USD"}

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from returndesk.credit import services
 from returndesk.credit.models import StoreCreditAccount, StoreCreditLot
 from returndesk.tenants.models import Merchant
-from tests.credit.helpers import STAFF, check_invariants, issue, redeem, set_validity
+from tests.credit.helpers import STAFF, adjust, check_invariants, issue, redeem, set_validity
 
 pytestmark = pytest.mark.django_db
 START = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -109,15 +109,7 @@ def test_any_sequence_keeps_the_ledger_consistent(merchant: Merchant, ops: list[
                     if op[0] == "redeem":
                         redeem(merchant, amount, ref, email=email)
                     else:
-                        services.store_credit_adjust(
-                            merchant=merchant,
-                            email=email,
-                            currency="USD",
-                            amount=-amount,
-                            reason="property",
-                            reference=ref,
-                            actor=STAFF,
-                        )
+                        adjust(merchant, -amount, ref, email=email)
                 except services.InsufficientStoreCredit:
                     assert amount > available
                 except Exception as exc:  # no account yet: a new customer has nothing to spend
@@ -127,15 +119,7 @@ def test_any_sequence_keeps_the_ledger_consistent(merchant: Merchant, ops: list[
                     sweep(model, now)
                     take(model, amount, now)
             elif op[0] == "adjust":
-                entry = services.store_credit_adjust(
-                    merchant=merchant,
-                    email=email,
-                    currency="USD",
-                    amount=op[1],
-                    reason="property",
-                    reference=ref,
-                    actor=STAFF,
-                )
+                entry = adjust(merchant, op[1], ref, email=email)
                 sweep(model, now)
                 with scopes_disabled():
                     expires_at = StoreCreditLot.objects.get(entry=entry).expires_at

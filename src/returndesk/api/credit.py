@@ -3,10 +3,10 @@ merchant's checkout, a gift card's balance, and how long new store credit lasts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router
 from pydantic import BaseModel, Field, StrictInt
@@ -22,8 +22,6 @@ from returndesk.tenants import permissions as perm
 
 router = Router(tags=["store credit"])
 WITH_CONFLICT: dict[int, type] = {**PROBLEMS, 409: ProblemOut}
-LEDGER_ORDER = ["-created_at", "-public_id"]
-CURSOR_PARSE: list[Callable[[Any], Any]] = [datetime.fromisoformat, str]
 
 
 class StoreCreditEntryOut(BaseModel):
@@ -60,10 +58,13 @@ class StoreCreditOut(BaseModel):
     next_cursor: str | None
 
 
-class StoreCreditQuery(BaseModel):
-    currency: Currency | None = None
+class PageQuery(BaseModel):
     limit: int | None = None
     cursor: str | None = None
+
+
+class StoreCreditQuery(PageQuery):
+    currency: Currency | None = None
 
 
 class RedemptionIn(WriteModel):
@@ -95,11 +96,6 @@ class GiftCardOut(BaseModel):
     next_cursor: str | None
 
 
-class PageQuery(BaseModel):
-    limit: int | None = None
-    cursor: str | None = None
-
-
 class CreditSettingsIn(WriteModel):
     store_credit_validity_days: Annotated[StrictInt, Field(ge=1, le=3650)] | None = Field(
         description="days new store credit lasts, to the end of the merchant's local day; "
@@ -109,6 +105,19 @@ class CreditSettingsIn(WriteModel):
 
 class CreditSettingsOut(BaseModel):
     store_credit_validity_days: int | None
+
+
+def _ledger_page[E: (StoreCreditEntry, GiftCardEntry)](
+    entries: QuerySet[E], params: PageQuery
+) -> tuple[list[E], str | None]:
+    """One page of a ledger, newest first, by (created_at, public id)."""
+    return paginate(
+        entries,
+        ordering=["-created_at", "-public_id"],
+        cursor=params.cursor,
+        limit=params.limit,
+        parse=[datetime.fromisoformat, str],
+    )
 
 
 def entry_out(entry: StoreCreditEntry) -> dict[str, Any]:
@@ -153,13 +162,7 @@ def store_credit_get(
         view = selectors.store_credit_account(
             merchant=merchant, email=email, currency=params.currency
         )
-        rows, next_cursor = paginate(
-            view.entries,
-            ordering=LEDGER_ORDER,
-            cursor=params.cursor,
-            limit=params.limit,
-            parse=CURSOR_PARSE,
-        )
+        rows, next_cursor = _ledger_page(view.entries, params)
         return json_response(
             {
                 "email": view.email,
@@ -217,13 +220,7 @@ def gift_card_get(request: HttpRequest, code: str, params: Query[PageQuery]) -> 
     404 for a card never credited."""
     with merchant_context(request, perm.STORE_CREDIT_VIEW) as (_, merchant):
         view = selectors.gift_card_account(merchant=merchant, code=code)
-        rows, next_cursor = paginate(
-            view.entries,
-            ordering=LEDGER_ORDER,
-            cursor=params.cursor,
-            limit=params.limit,
-            parse=CURSOR_PARSE,
-        )
+        rows, next_cursor = _ledger_page(view.entries, params)
         return json_response(
             {
                 "code": view.code,

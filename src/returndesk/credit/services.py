@@ -9,7 +9,8 @@ nothing; the same reference for something else is 409 `reference_conflict`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -189,6 +190,19 @@ def _replayed(
     return entry
 
 
+@contextmanager
+def _reference_taken_meanwhile(reference: str) -> Iterator[None]:
+    """A savepoint around an entry's insert: a reference another request took since it was
+    checked (for another account or card) fails this write alone, as a conflict."""
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError:
+        raise ReferenceConflict(
+            f"The reference '{reference}' was just used for another entry; use a new reference."
+        ) from None
+
+
 def _write(
     account: StoreCreditAccount,
     *,
@@ -202,27 +216,21 @@ def _write(
 ) -> StoreCreditEntry:
     """Append an entry and move the locked account's balance by `amount`."""
     balance = account.balance_amount + amount
-    try:
-        with transaction.atomic():  # a savepoint: a reference taken meanwhile fails alone
-            entry = StoreCreditEntry.objects.create(
-                merchant_id=account.merchant_id,
-                public_id=new_public_id("sce"),
-                account=account,
-                kind=kind,
-                amount=amount,
-                bonus_amount=bonus,
-                currency=account.currency,
-                balance_after_amount=balance,
-                reference=reference,
-                source=source or {},
-                reason=reason,
-                actor_label=actor.label,
-            )
-    except IntegrityError:
-        raise ReferenceConflict(
-            f"The reference '{reference}' was just used for another store credit entry; "
-            "use a new reference."
-        ) from None
+    with _reference_taken_meanwhile(reference):
+        entry = StoreCreditEntry.objects.create(
+            merchant_id=account.merchant_id,
+            public_id=new_public_id("sce"),
+            account=account,
+            kind=kind,
+            amount=amount,
+            bonus_amount=bonus,
+            currency=account.currency,
+            balance_after_amount=balance,
+            reference=reference,
+            source=source or {},
+            reason=reason,
+            actor_label=actor.label,
+        )
     account.balance_amount = balance
     account.save(update_fields=["balance_amount", "updated_at"])
     return entry
@@ -610,25 +618,19 @@ def gift_card_credit(
         if card.currency != currency:
             raise CurrencyMismatch(f"This gift card holds {card.currency}, not {currency}.")
         balance = card.balance_amount + amount
-        try:
-            with transaction.atomic():
-                entry = GiftCardEntry.objects.create(
-                    merchant=merchant,
-                    public_id=new_public_id("gce"),
-                    card=card,
-                    kind=GIFT_CARD_CREDIT,
-                    amount=amount,
-                    currency=currency,
-                    balance_after_amount=balance,
-                    reference=reference,
-                    source=clean_source,
-                    actor_label=actor.label,
-                )
-        except IntegrityError:
-            raise ReferenceConflict(
-                f"The reference '{reference}' was just used for another gift card credit; "
-                "use a new reference."
-            ) from None
+        with _reference_taken_meanwhile(reference):
+            entry = GiftCardEntry.objects.create(
+                merchant=merchant,
+                public_id=new_public_id("gce"),
+                card=card,
+                kind=GIFT_CARD_CREDIT,
+                amount=amount,
+                currency=currency,
+                balance_after_amount=balance,
+                reference=reference,
+                source=clean_source,
+                actor_label=actor.label,
+            )
         card.balance_amount = balance
         card.save(update_fields=["balance_amount", "updated_at"])
     return entry
