@@ -39,6 +39,7 @@ from returndesk.warehouse.services import (
 )
 from tests.console.test_console import pending, signed_in, staff  # noqa: F401 - fixtures
 from tests.factories import make_facility
+from tests.integrations.factories import shop_rows
 from tests.returns.test_returns_api import order  # noqa: F401 - the order fixture
 
 pytestmark = pytest.mark.django_db
@@ -105,6 +106,7 @@ def values(
         )
         photos[code] = (package, taken.public_id)
     unidentified_link(actor=actor, package=photos["NO-LABEL-2"][0], ran=pending)
+    inbound_id, writeback_id = shop_rows(merchant)  # shop integrations: webhooks, write-backs
     webhook = CarrierWebhook.objects.create(  # provider-wide, but only under a seat's slug
         public_id="cwh_ISOLATION",
         carrier="prepaid",
@@ -130,6 +132,9 @@ def values(
         "line": line.public_id,
         "unit": 1,
         "fmt": "pdf",
+        "kind": "shopify",
+        "inbound_id": inbound_id,
+        "writeback_id": writeback_id,
     }
 
 

@@ -15,6 +15,7 @@ from returndesk.api import (
     credit,
     exchanges,
     inspections,
+    integrations,
     inventory,
     labels,
     orders,
@@ -55,6 +56,7 @@ api.add_router("", inventory.router)
 api.add_router("", refunds.router)
 api.add_router("", credit.router)
 api.add_router("", exchanges.router)
+api.add_router("", integrations.router)
 
 
 def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:

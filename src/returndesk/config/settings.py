@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "returndesk.warehouse",
     "returndesk.api",
     "returndesk.refunds",
+    "returndesk.integrations",
     "returndesk.cli",
     "returndesk.console",
     "returndesk.portal",
@@ -187,6 +188,9 @@ RETURNDESK_EASYPOST_API_BASE = os.environ.get(
 # replay server (tests/payments/servers.py). Credentials are per merchant, stored encrypted.
 RETURNDESK_STRIPE_API_BASE = os.environ.get("RETURNDESK_STRIPE_API_BASE") or None
 RETURNDESK_PAYPAL_API_BASE = os.environ.get("RETURNDESK_PAYPAL_API_BASE") or None
+# Shopify's Admin API for refund write-backs (docs/integrations.md): unset is each merchant's own
+# shop (https://<shop>.myshopify.com); a URL points every merchant's calls at a replay server.
+RETURNDESK_SHOPIFY_API_BASE = os.environ.get("RETURNDESK_SHOPIFY_API_BASE", "")
 # Inbound carrier webhooks (docs/tracking-webhooks.md). EasyPost's webhook secret; the generic
 # format's secrets as "carrier=secret" pairs, comma-separated. Several secrets for one carrier
 # (repeat it, or list EasyPost's comma-separated) are all accepted while one is being rotated.

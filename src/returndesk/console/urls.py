@@ -9,6 +9,7 @@ from returndesk.console.views import (
     credit,
     inspection,
     inspection_settings,
+    integrations,
     policy,
     returns,
     review,
@@ -23,6 +24,7 @@ urlpatterns = [
     *carriers.urlpatterns,
     *audit.urlpatterns,
     *credit.urlpatterns,
+    *integrations.urlpatterns,
     *shipping.urlpatterns,  # before returns: its <ran>/<action>/ would take label/
     *inspection.urlpatterns,  # before returns (and beside the station it extends)
     *station.urlpatterns,

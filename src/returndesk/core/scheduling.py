@@ -95,6 +95,16 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
         "returndesk.refunds.execution.refunds_execute_due",
     ),
     PeriodicJob(
+        "process_shop_webhooks",
+        timedelta(minutes=1),
+        "returndesk.integrations.webhooks.shop_webhooks_process_due",
+    ),
+    PeriodicJob(
+        "send_shop_write_backs",
+        timedelta(seconds=30),
+        "returndesk.integrations.writeback.shop_write_backs_send_due",
+    ),
+    PeriodicJob(
         "process_payment_webhooks",
         timedelta(minutes=1),
         "returndesk.refunds.webhooks.payment_webhooks_process_due",
