@@ -132,6 +132,7 @@ def values(
         "line": line.public_id,
         "unit": 1,
         "fmt": "pdf",
+        "period": "2026-11",  # a statement month (billing)
         "kind": "shopify",
         "inbound_id": inbound_id,
         "writeback_id": writeback_id,

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "returndesk.api",
     "returndesk.refunds",
     "returndesk.integrations",
+    "returndesk.operations",
     "returndesk.cli",
     "returndesk.console",
     "returndesk.portal",

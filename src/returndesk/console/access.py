@@ -68,6 +68,8 @@ NAVIGATION: tuple[tuple[str, Any, str], ...] = (
     ("console:return_new", _("New return"), perm.RETURNS_CREATE),
     ("console:station_start", _("Receiving"), perm.RECEIVING),
     ("console:store_credit", _("Store credit"), perm.STORE_CREDIT_VIEW),
+    ("console:operations", _("Operations"), perm.OPERATIONS_VIEW),
+    ("console:billing", _("Billing"), perm.PROVIDER_BILLING),
     ("console:policy", _("Policy"), perm.POLICY_MANAGE),
     ("console:admin_settings", _("Settings"), perm.MERCHANT_SETTINGS),
     ("console:admin_users", _("Users"), perm.USERS_MANAGE),
@@ -78,6 +80,8 @@ NAVIGATION: tuple[tuple[str, Any, str], ...] = (
     ("console:provider_merchants", _("Merchants"), perm.PROVIDER_MERCHANTS),
     ("console:provider_facilities", _("Facilities"), perm.PROVIDER_FACILITIES),
     ("console:provider_webhooks", _("Carrier webhooks"), perm.PROVIDER_WEBHOOKS),
+    ("console:operations_slas", _("SLAs"), perm.PROVIDER_SLAS),
+    ("console:operations_calendars", _("Facility calendars"), perm.PROVIDER_FACILITIES),
     ("console:audit", _("Audit log"), perm.AUDIT_VIEW),
 )
 # The pages of NAVIGATION that configure rather than work returns: one menu in the bar.
@@ -93,6 +97,8 @@ ADMINISTRATION = frozenset(
         "console:provider_merchants",
         "console:provider_facilities",
         "console:provider_webhooks",
+        "console:operations_slas",
+        "console:operations_calendars",
         "console:audit",
     }
 )

@@ -9,6 +9,7 @@ from returndesk.console.views import (
     credit,
     inspection,
     inspection_settings,
+    operations,
     integrations,
     policy,
     returns,
@@ -23,6 +24,7 @@ urlpatterns = [
     *admin.urlpatterns,
     *carriers.urlpatterns,
     *audit.urlpatterns,
+    *operations.urlpatterns,
     *credit.urlpatterns,
     *integrations.urlpatterns,
     *shipping.urlpatterns,  # before returns: its <ran>/<action>/ would take label/

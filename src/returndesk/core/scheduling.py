@@ -115,6 +115,12 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
         "returndesk.refunds.execution.returns_complete_settled",
     ),
     PeriodicJob(
+        "check_slas",
+        timedelta(minutes=15),
+        "returndesk.operations.slas.sla_breaches_check",
+        lease=timedelta(minutes=30),
+    ),
+    PeriodicJob(
         "prune_task_results",
         timedelta(hours=6),
         "returndesk.core.scheduling.task_results_prune",

@@ -44,6 +44,8 @@ PROVIDER_SLAS = "provider.slas"
 PROVIDER_WEBHOOKS = "provider.webhooks"
 MERCHANT_SETTINGS = "merchant.settings"
 AUDIT_VIEW = "audit.view"
+# The facility dashboards and SLA breaches across merchants (returndesk.operations).
+OPERATIONS_VIEW = "operations.view"
 
 AGENT = frozenset(
     {
@@ -95,8 +97,18 @@ MERCHANT_ADMIN = (
 )
 MERCHANT_VIEWER = frozenset({RETURNS_VIEW, ANALYTICS_VIEW, CATALOG_VIEW})
 PROVIDER_ADMIN = MERCHANT_ADMIN | frozenset(
-    {PROVIDER_MERCHANTS, PROVIDER_FACILITIES, PROVIDER_BILLING, PROVIDER_SLAS, PROVIDER_WEBHOOKS}
+    {
+        PROVIDER_MERCHANTS,
+        PROVIDER_FACILITIES,
+        PROVIDER_BILLING,
+        PROVIDER_SLAS,
+        PROVIDER_WEBHOOKS,
+        OPERATIONS_VIEW,
+    }
 )
+# A warehouse lead runs the floor: the warehouse work, the returns it handles, and the facility
+# dashboards and SLA breaches. Provider-wide only, like provider_admin.
+WAREHOUSE_LEAD = WAREHOUSE | frozenset({RETURNS_VIEW, OPERATIONS_VIEW})
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "agent": AGENT,
@@ -105,6 +117,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "merchant_admin": MERCHANT_ADMIN,
     "merchant_viewer": MERCHANT_VIEWER,
     "provider_admin": PROVIDER_ADMIN,
+    "warehouse_lead": WAREHOUSE_LEAD,
 }
 ROLE_CHOICES = [
     ("agent", "Customer-service agent"),
@@ -113,9 +126,14 @@ ROLE_CHOICES = [
     ("merchant_admin", "Merchant admin"),
     ("merchant_viewer", "Merchant viewer"),
     ("provider_admin", "Provider admin"),
+    ("warehouse_lead", "Warehouse lead"),
 ]
+# Roles granted provider-wide only: they see every merchant's work.
+PROVIDER_ROLES = frozenset({"provider_admin", "warehouse_lead"})
 # Roles a merchant admin may grant within a merchant; provider-wide roles are not among them.
-MERCHANT_ROLE_CHOICES = [(role, label) for role, label in ROLE_CHOICES if role != "provider_admin"]
+MERCHANT_ROLE_CHOICES = [
+    (role, label) for role, label in ROLE_CHOICES if role not in PROVIDER_ROLES
+]
 # A merchant API key acts as a merchant admin, except for managing users and keys.
 MERCHANT_KEY = MERCHANT_ADMIN - {USERS_MANAGE, APIKEYS_MANAGE}
 # A provider key works the facilities, and reads the returns it handles.

@@ -22,7 +22,12 @@ from returndesk.core.errors import Conflict, FieldError, NotFound, ValidationFai
 from returndesk.core.money import MoneyError, validate_currency
 from returndesk.core.uploads import image_clean
 from returndesk.tenants.models import ApiKey, Facility, Membership, Merchant, User, slug_validator
-from returndesk.tenants.permissions import MERCHANT_ROLE_CHOICES, ROLE_PERMISSIONS, USERS_MANAGE
+from returndesk.tenants.permissions import (
+    MERCHANT_ROLE_CHOICES,
+    PROVIDER_ROLES,
+    ROLE_PERMISSIONS,
+    USERS_MANAGE,
+)
 
 API_KEY_PREFIXES = {ApiKey.KIND_MERCHANT: "rd_m_", ApiKey.KIND_PROVIDER: "rd_p_"}
 
@@ -186,8 +191,8 @@ def membership_grant(
     """Give a user a role within a merchant, or provider-wide (merchant None)."""
     if role not in ROLE_PERMISSIONS:
         raise ValidationFailed.on("role", f"Unknown role '{role}'.")
-    if role == "provider_admin" and merchant is not None:
-        raise ValidationFailed.on("role", "provider_admin is provider-wide, not per merchant.")
+    if role in PROVIDER_ROLES and merchant is not None:
+        raise ValidationFailed.on("role", f"{role} is provider-wide, not per merchant.")
     membership, _ = Membership.objects.get_or_create(user=user, merchant=merchant, role=role)
     audit_record(
         actor=actor,
