@@ -21,6 +21,9 @@ from returndesk.console import urls as console_urls
 from returndesk.core.actors import Actor
 from returndesk.core.tenancy import merchant_scope
 from returndesk.core.uploads import upload_create
+from returndesk.refunds.execution import refund_triggers_process
+from returndesk.refunds.models import Refund
+from returndesk.refunds.services import adjustment_open
 from returndesk.returns.selectors import return_get
 from returndesk.returns.services import return_act
 from returndesk.shipping.models import WEBHOOK_FAILED, CarrierWebhook
@@ -107,6 +110,14 @@ def values(
         photos[code] = (package, taken.public_id)
     unidentified_link(actor=actor, package=photos["NO-LABEL-2"][0], ran=pending)
     inbound_id, writeback_id = shop_rows(merchant)  # shop integrations: webhooks, write-backs
+    # The inspected unit's money settled (a manual refund), and an adjustment: finance pages.
+    refund_triggers_process()
+    with merchant_scope(merchant):
+        refund = Refund.objects.get()
+        adjustment = adjustment_open(
+            ret=refund.return_request, cause="inspection", amount=100, findings=[], actor=actor
+        )
+    assert adjustment is not None
     webhook = CarrierWebhook.objects.create(  # provider-wide, but only under a seat's slug
         public_id="cwh_ISOLATION",
         carrier="prepaid",
@@ -132,6 +143,8 @@ def values(
         "line": line.public_id,
         "unit": 1,
         "fmt": "pdf",
+        "refund_id": refund.public_id,
+        "adjustment_id": adjustment.public_id,
         "period": "2026-11",  # a statement month (billing)
         "kind": "shopify",
         "inbound_id": inbound_id,

@@ -7,10 +7,12 @@ from returndesk.console.views import (
     carriers,
     common,
     credit,
+    finance,
     inspection,
     inspection_settings,
-    operations,
     integrations,
+    operations,
+    payment_settings,
     policy,
     returns,
     review,
@@ -26,6 +28,8 @@ urlpatterns = [
     *audit.urlpatterns,
     *operations.urlpatterns,
     *credit.urlpatterns,
+    *finance.urlpatterns,
+    *payment_settings.urlpatterns,
     *integrations.urlpatterns,
     *shipping.urlpatterns,  # before returns: its <ran>/<action>/ would take label/
     *inspection.urlpatterns,  # before returns (and beside the station it extends)

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from returndesk.console.access import Seat
 from returndesk.console.views.common import console_page, page_context, photo_response
+from returndesk.console.views.finance import return_money
 from returndesk.core.codes import RanInvalid, format_ran, parse_ran
 from returndesk.core.errors import ApplicationError, NotFound
 from returndesk.core.tenancy import merchant_scope
@@ -195,6 +196,7 @@ def return_detail(request: HttpRequest, seat: Seat, ran: str) -> HttpResponse:
         tracking = (
             list(shipping.tracking_events.order_by("-occurred_at", "-pk")) if shipping else []
         )
+        money = return_money(seat, ret)
     actions = [
         (name, label)
         for name, label, needed, sources in ACTIONS
@@ -213,6 +215,8 @@ def return_detail(request: HttpRequest, seat: Seat, ran: str) -> HttpResponse:
             label=shipping,
             tracking=tracking,
             packages=packages,
+            money=money,
+            here=request.get_full_path(),
             can_issue_label=seat.can(perm.RETURNS_CREATE) and ret.status == AUTHORIZED,
             can_clear_exception=seat.can(perm.RETURNS_MARK_LOST) and ret.exception_at,
         ),
