@@ -21,6 +21,9 @@ from returndesk.console import urls as console_urls
 from returndesk.core.actors import Actor
 from returndesk.core.tenancy import merchant_scope
 from returndesk.core.uploads import upload_create
+from returndesk.notifications.dispatch import outbox_dispatch_due
+from returndesk.notifications.models import WebhookDelivery
+from returndesk.notifications.webhooks import webhook_endpoint_create
 from returndesk.refunds.execution import refund_triggers_process
 from returndesk.refunds.models import Refund
 from returndesk.refunds.services import adjustment_open
@@ -109,6 +112,14 @@ def values(
         )
         photos[code] = (package, taken.public_id)
     unidentified_link(actor=actor, package=photos["NO-LABEL-2"][0], ran=pending)
+    # A webhook endpoint, and the return's events fanned out to it: its delivery log has content.
+    hook, _ = webhook_endpoint_create(
+        actor=actor, merchant=merchant, url="https://hooks.example.com/returndesk"
+    )
+    outbox_dispatch_due()
+    with merchant_scope(merchant):
+        delivery = WebhookDelivery.objects.filter(endpoint=hook).first()
+    assert delivery is not None
     inbound_id, writeback_id = shop_rows(merchant)  # shop integrations: webhooks, write-backs
     # The inspected unit's money settled (a manual refund), and an adjustment: finance pages.
     refund_triggers_process()
@@ -149,6 +160,8 @@ def values(
         "kind": "shopify",
         "inbound_id": inbound_id,
         "writeback_id": writeback_id,
+        "endpoint_id": hook.public_id,
+        "delivery_id": delivery.public_id,
     }
 
 

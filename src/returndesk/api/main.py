@@ -26,6 +26,7 @@ from returndesk.api import (
     returns,
     shipping,
     uploads,
+    webhooks,
 )
 from returndesk.api.auth import ApiKeyAuth
 from returndesk.api.problems import problem, problem_from
@@ -57,6 +58,7 @@ api.add_router("", refunds.router)
 api.add_router("", credit.router)
 api.add_router("", exchanges.router)
 api.add_router("", integrations.router)
+api.add_router("", webhooks.router)
 
 
 def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:

@@ -205,6 +205,12 @@ RETURNDESK_SECRETS_KEYS = os.environ.get("RETURNDESK_SECRETS_KEYS", "")
 if PRODUCTION and not RETURNDESK_SECRETS_KEYS:
     raise RuntimeError("RETURNDESK_SECRETS_KEYS must be set when RETURNDESK_PRODUCTION=1")
 
+# Merchant webhooks (docs/webhooks.md): the deadline of one delivery attempt, in seconds, and
+# whether receivers on this machine (loopback, http allowed) may be used: the demo and tests;
+# production sends only over https to public addresses.
+RETURNDESK_WEBHOOK_TIMEOUT = float(os.environ.get("RETURNDESK_WEBHOOK_TIMEOUT", "10"))
+RETURNDESK_WEBHOOKS_ALLOW_LOOPBACK = env_bool("RETURNDESK_WEBHOOKS_ALLOW_LOOPBACK", not PRODUCTION)
+
 TASKS = {
 
     "default": {

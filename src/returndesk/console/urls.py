@@ -18,6 +18,7 @@ from returndesk.console.views import (
     review,
     shipping,
     station,
+    webhooks,
 )
 
 app_name = "console"
@@ -25,6 +26,7 @@ urlpatterns = [
     *common.urlpatterns,
     *admin.urlpatterns,
     *carriers.urlpatterns,
+    *webhooks.urlpatterns,
     *audit.urlpatterns,
     *operations.urlpatterns,
     *credit.urlpatterns,
