@@ -86,6 +86,13 @@ class PolicyForm(forms.Form):
     refund = forms.BooleanField(label=gettext_lazy("Refund"), required=False)
     store_credit = forms.BooleanField(label=gettext_lazy("Store credit"), required=False)
     exchange = forms.BooleanField(label=gettext_lazy("Exchange"), required=False)
+    instant_exchange = forms.BooleanField(
+        label=gettext_lazy("Instant exchange"),
+        required=False,
+        help_text=gettext_lazy(
+            "Release the replacement before the return arrives (never for high-risk returns)."
+        ),
+    )
     store_credit_bonus_percent = forms.DecimalField(label=gettext_lazy("Store credit bonus (%)"))
     restocking_percent = forms.DecimalField(
         label=gettext_lazy("Restocking fee (% of the item's value)"),
@@ -175,6 +182,7 @@ FIELDS: tuple[tuple[str, str, Kind], ...] = (
     ("refund", "resolutions.refund", "flag"),
     ("store_credit", "resolutions.store_credit", "flag"),
     ("exchange", "resolutions.exchange", "flag"),
+    ("instant_exchange", "resolutions.instant_exchange", "flag"),
     ("store_credit_bonus_percent", "resolutions.store_credit_bonus_percent", "percent"),
     ("restocking_percent", "fees.restocking_percent", "percent"),
     ("return_shipping_fee", "fees.return_shipping_fee", "money"),
