@@ -17,10 +17,11 @@ schedule is not billed; a statement with no schedule has no lines.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import DateTimeField, OuterRef, Q, Subquery
+from django.db.models import DateTimeField, Q
 from django.db.models.functions import Coalesce
 from django_scopes import scopes_disabled
 
@@ -36,13 +37,13 @@ from returndesk.operations.models import (
     FEES,
     FeeRate,
 )
-from returndesk.returns.models import COMPLETED, ReturnEvent
+from returndesk.operations.selectors import DISPOSITIONED_EVENT, first_event_time
+from returndesk.returns.models import COMPLETED
 from returndesk.shipping.models import MODE_LABEL, Label
 from returndesk.tenants.models import Merchant, Provider
 from returndesk.warehouse.models import Disposition, Inspection, Receipt
 
 PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
-DISPOSITIONED_EVENT = "return.dispositioned"  # warehouse.dispositions.READY_EVENT
 
 
 def parse_period(text: str) -> tuple[int, int]:
@@ -68,12 +69,77 @@ def month_bounds(year: int, month: int, tz: str) -> tuple[date, date, datetime, 
     )
 
 
-def _event_time(*, status: str = "", type: str = "") -> Subquery:
-    events = ReturnEvent.objects.filter(return_request=OuterRef("return_request"))
-    events = events.filter(to_status=status) if status else events.filter(type=type)
-    return Subquery(
-        events.order_by("created_at", "id").values("created_at")[:1], output_field=DateTimeField()
-    )
+Event = tuple[str, str, datetime, str, str, str]  # fee, reference, at, ran, facility, what
+
+
+def _events(
+    merchant: Merchant, start: datetime, end: datetime, rates: dict[str, FeeRate]
+) -> Iterator[Event]:
+    """Each event of the month that has a rate: receipts, labels, inspections, dispositions."""
+
+    def during(field: str) -> dict[str, datetime]:
+        return {f"{field}__gte": start, f"{field}__lt": end}
+
+    if FEE_RETURN in rates:
+        for ref, at, ran, facility in (
+            Receipt.objects.filter(merchant=merchant, **during("received_at"))
+            .order_by("received_at", "pk")
+            .values_list("public_id", "received_at", "return_request__ran", "facility__code")
+        ):
+            yield FEE_RETURN, ref, at, ran, facility, "Return received"
+    if FEE_LABEL in rates:
+        for ref, at, ran, facility, carrier, status in (
+            Label.objects.filter(merchant=merchant, kind=MODE_LABEL, **during("created_at"))
+            .order_by("created_at", "pk")
+            .values_list(
+                "public_id",
+                "created_at",
+                "return_request__ran",
+                "facility__code",
+                "carrier",
+                "status",
+            )
+        ):
+            what = f"Label, {carrier}" if carrier else "Label"
+            yield (
+                FEE_LABEL,
+                ref,
+                at,
+                ran,
+                facility,
+                what if status == "active" else f"{what} (voided)",
+            )
+    if FEE_INSPECTION in rates:
+        for ref, at, ran, facility, sku, unit in (
+            Inspection.objects.filter(merchant=merchant, **during("inspected_at"))
+            .order_by("inspected_at", "pk")
+            .values_list(
+                "public_id", "inspected_at", "return_request__ran", "facility__code", "sku", "unit"
+            )
+        ):
+            yield FEE_INSPECTION, ref, at, ran, facility, f"Inspection, {sku} unit {unit}"
+    options = [
+        fee.removeprefix(DISPOSITION_FEE_PREFIX)
+        for fee in rates
+        if fee.startswith(DISPOSITION_FEE_PREFIX)
+    ]
+    if not options:
+        return
+    for ref, at, ran, facility, sku, option, lpn in (
+        Disposition.objects.filter(merchant=merchant, option__in=options, **during("decided_at"))
+        .order_by("decided_at", "pk")
+        .values_list(
+            "public_id",
+            "decided_at",
+            "return_request__ran",
+            "facility__code",
+            "sku",
+            "option",
+            "lpn",
+        )
+    ):
+        what = f"{option.replace('_', ' ').capitalize()}, {sku} ({lpn})"
+        yield f"{DISPOSITION_FEE_PREFIX}{option}", ref, at, ran, facility, what
 
 
 def statement_build(*, merchant: Merchant, period: str) -> Statement:
@@ -84,124 +150,16 @@ def statement_build(*, merchant: Merchant, period: str) -> Statement:
     with scopes_disabled():
         rates = {rate.fee: rate for rate in FeeRate.objects.filter(merchant=merchant, amount__gt=0)}
         currency = next(iter(rates.values())).currency if rates else merchant.currency
-        lines: list[StatementLine] = []
-
-        def local(moment: datetime) -> datetime:
-            return moment.astimezone(zone)
-
-        if FEE_RETURN in rates:
-            for ref, at, ran, facility in (
-                Receipt.objects.filter(
-                    merchant=merchant, received_at__gte=start, received_at__lt=end
-                )
-                .order_by("received_at", "pk")
-                .values_list("public_id", "received_at", "return_request__ran", "facility__code")
-            ):
-                lines.append(
-                    StatementLine(
-                        local(at),
-                        FEE_RETURN,
-                        "Return received",
-                        format_ran(ran),
-                        ref,
-                        facility,
-                        1,
-                        rates[FEE_RETURN].amount,
-                    )
-                )
-        if FEE_LABEL in rates:
-            for ref, at, ran, facility, carrier, status in (
-                Label.objects.filter(
-                    merchant=merchant, kind=MODE_LABEL, created_at__gte=start, created_at__lt=end
-                )
-                .order_by("created_at", "pk")
-                .values_list(
-                    "public_id",
-                    "created_at",
-                    "return_request__ran",
-                    "facility__code",
-                    "carrier",
-                    "status",
-                )
-            ):
-                what = f"Label, {carrier}" if carrier else "Label"
-                lines.append(
-                    StatementLine(
-                        local(at),
-                        FEE_LABEL,
-                        f"{what} (voided)" if status != "active" else what,
-                        format_ran(ran),
-                        ref,
-                        facility,
-                        1,
-                        rates[FEE_LABEL].amount,
-                    )
-                )
-        if FEE_INSPECTION in rates:
-            for ref, at, ran, facility, sku, unit in (
-                Inspection.objects.filter(
-                    merchant=merchant, inspected_at__gte=start, inspected_at__lt=end
-                )
-                .order_by("inspected_at", "pk")
-                .values_list(
-                    "public_id",
-                    "inspected_at",
-                    "return_request__ran",
-                    "facility__code",
-                    "sku",
-                    "unit",
-                )
-            ):
-                lines.append(
-                    StatementLine(
-                        local(at),
-                        FEE_INSPECTION,
-                        f"Inspection, {sku} unit {unit}",
-                        format_ran(ran),
-                        ref,
-                        facility,
-                        1,
-                        rates[FEE_INSPECTION].amount,
-                    )
-                )
-        options = [
-            fee.removeprefix(DISPOSITION_FEE_PREFIX)
-            for fee in rates
-            if fee.startswith(DISPOSITION_FEE_PREFIX)
+        lines = [
+            StatementLine(
+                at.astimezone(zone), fee, what, format_ran(ran), ref, facility, 1, rates[fee].amount
+            )
+            for fee, ref, at, ran, facility, what in _events(merchant, start, end, rates)
         ]
-        if options:
-            for ref, at, ran, facility, sku, option, lpn in (
-                Disposition.objects.filter(
-                    merchant=merchant, option__in=options, decided_at__gte=start, decided_at__lt=end
-                )
-                .order_by("decided_at", "pk")
-                .values_list(
-                    "public_id",
-                    "decided_at",
-                    "return_request__ran",
-                    "facility__code",
-                    "sku",
-                    "option",
-                    "lpn",
-                )
-            ):
-                fee = f"{DISPOSITION_FEE_PREFIX}{option}"
-                lines.append(
-                    StatementLine(
-                        local(at),
-                        fee,
-                        f"{option.replace('_', ' ').capitalize()}, {sku} ({lpn})",
-                        format_ran(ran),
-                        ref,
-                        facility,
-                        1,
-                        rates[fee].amount,
-                    )
-                )
         if FEE_STORAGE in rates:
             left = Coalesce(
-                _event_time(type=DISPOSITIONED_EVENT),
-                _event_time(status=COMPLETED),
+                first_event_time(type=DISPOSITIONED_EVENT),
+                first_event_time(status=COMPLETED),
                 output_field=DateTimeField(),
             )
             held = (
@@ -214,8 +172,8 @@ def statement_build(*, merchant: Merchant, period: str) -> Statement:
                 )
             )
             for ref, received, gone, ran, facility in held:
-                since = max(local(received).date(), first)
-                until = min(local(gone).date(), following) if gone else following
+                since = max(received.astimezone(zone).date(), first)
+                until = min(gone.astimezone(zone).date(), following) if gone else following
                 days = (until - since).days
                 if days <= 0:
                     continue

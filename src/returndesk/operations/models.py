@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.db import models
 
 from returndesk.core.models import MerchantOwnedModel, TimeStampedModel
+from returndesk.disposition.engine import OPTIONS, QUARANTINE
 
 # --- SLAs: what is measured, from which fact to which -----------------------------------------
 INSPECT_AFTER_RECEIPT = "inspect_after_receipt"
@@ -32,17 +33,7 @@ FEE_LABEL = "label"  # a carrier label issued (voided ones too: the work was don
 FEE_INSPECTION = "inspection"  # a unit inspected
 FEE_STORAGE = "storage_day"  # a package held for a day, from receipt to its last disposition
 DISPOSITION_FEE_PREFIX = "disposition_"  # + the option: disposition_restock, ...
-DISPOSITION_OPTIONS = (
-    "restock",
-    "refurbish",
-    "repair",
-    "return_to_vendor",
-    "liquidate",
-    "donate",
-    "recycle",
-    "discard",
-    "quarantine",
-)
+DISPOSITION_OPTIONS = (*OPTIONS, QUARANTINE)
 FEES: tuple[str, ...] = (
     FEE_RETURN,
     FEE_LABEL,

@@ -42,6 +42,7 @@ from returndesk.returns.models import (
 )
 from returndesk.shipping.models import ACTIVE, Label
 from returndesk.tenants.models import Facility
+from returndesk.warehouse.dispositions import READY_EVENT
 from returndesk.warehouse.models import Disposition, Inspection, Receipt
 
 AWAITING_RECEIPT = "awaiting_receipt"
@@ -50,7 +51,7 @@ AWAITING_DISPOSITION = "awaiting_disposition"
 AWAITING_REFUND = "awaiting_refund"
 STAGES = (AWAITING_RECEIPT, AWAITING_INSPECTION, AWAITING_DISPOSITION, AWAITING_REFUND)
 OLDEST = 10  # the oldest items listed per stage
-DISPOSITIONED_EVENT = "return.dispositioned"  # warehouse.dispositions.READY_EVENT
+DISPOSITIONED_EVENT = READY_EVENT  # every received unit of the return is dispositioned
 # Dock-to-stock histogram: upper bounds in hours (the last is open).
 DOCK_TO_STOCK_BUCKETS: tuple[tuple[int | None, str], ...] = (
     (24, "under 1 day"),
@@ -231,7 +232,9 @@ def nearest_rank(values: Sequence[timedelta], percent: int) -> timedelta | None:
     return ordered[rank - 1]
 
 
-def _event_time(*, status: str = "", type: str = "") -> Subquery:
+def first_event_time(*, status: str = "", type: str = "") -> Subquery:
+    """For a query over rows with a `return_request`: the time of the return's first timeline
+    event reaching `status` (or of `type`), empty when there is none."""
     events = ReturnEvent.objects.filter(return_request=OuterRef("return_request"))
     events = events.filter(to_status=status) if status else events.filter(type=type)
     return Subquery(
@@ -282,8 +285,8 @@ def _backlog(scope: OpsScope) -> tuple[dict[str, int], list[Waiting]]:
     counts.update(held.aggregate(**{s: Count("pk", filter=q) for s, q in stage_filters.items()}))
     since_of = {
         AWAITING_INSPECTION: F("received_at"),
-        AWAITING_DISPOSITION: _event_time(status=INSPECTED),
-        AWAITING_REFUND: _event_time(type=DISPOSITIONED_EVENT),
+        AWAITING_DISPOSITION: first_event_time(status=INSPECTED),
+        AWAITING_REFUND: first_event_time(type=DISPOSITIONED_EVENT),
     }
     for stage, where in stage_filters.items():
         rows = (

@@ -46,32 +46,21 @@ from returndesk.operations.models import (
     ServiceLevel,
     SlaBreach,
 )
-from returndesk.operations.selectors import calendars_for
-from returndesk.returns.models import COMPLETED, INSPECTED, ReturnEvent
+from returndesk.operations.selectors import DISPOSITIONED_EVENT, calendars_for, first_event_time
+from returndesk.returns.models import COMPLETED, INSPECTED
 from returndesk.warehouse.models import Receipt
 
 logger = logging.getLogger(__name__)
 
 LOOKBACK = timedelta(days=90)
 EVENT_TYPE = "sla.breached"
-DISPOSITIONED_EVENT = "return.dispositioned"  # warehouse.dispositions.READY_EVENT
-
-
-def _first_event(*, status: str = "", type: str = "") -> Subquery:
-    """The time of the return's first timeline event reaching `status` (or of `type`)."""
-    events = ReturnEvent.objects.filter(return_request=OuterRef("return_request"))
-    events = events.filter(to_status=status) if status else events.filter(type=type)
-    return Subquery(
-        events.order_by("created_at", "id").values("created_at")[:1],
-        output_field=DateTimeField(),
-    )
 
 
 def clocks(kind: str) -> QuerySet[Any]:
     """Receipts (one per return, scopes off) annotated with `started` and `finished` for an SLA
     kind; `finished` is empty while the work is still waiting."""
     receipts = Receipt.objects.all()
-    inspected = _first_event(status=INSPECTED)
+    inspected = first_event_time(status=INSPECTED)
     if kind == INSPECT_AFTER_RECEIPT:
         # a receipt kept as an exception starts the clock when staff resolved it
         receipts = receipts.filter(Q(exception_kind="") | Q(exception_resolved_at__isnull=False))
@@ -79,9 +68,11 @@ def clocks(kind: str) -> QuerySet[Any]:
             started=Coalesce("exception_resolved_at", "received_at"), finished=inspected
         )
     if kind == DISPOSE_AFTER_INSPECTION:
-        return receipts.annotate(started=inspected, finished=_first_event(type=DISPOSITIONED_EVENT))
+        return receipts.annotate(
+            started=inspected, finished=first_event_time(type=DISPOSITIONED_EVENT)
+        )
     if kind == REFUND_AFTER_INSPECTION:
-        return receipts.annotate(started=inspected, finished=_first_event(status=COMPLETED))
+        return receipts.annotate(started=inspected, finished=first_event_time(status=COMPLETED))
     raise ValueError(f"unknown SLA kind {kind}")
 
 
