@@ -174,6 +174,23 @@ def test_a_failed_refund_is_retried(merchant: Merchant, ledger: dict[str, str]) 
     assert b"not retried" in again.content
 
 
+def test_a_failed_provider_refund_found_paid_at_the_provider_is_marked_paid(
+    merchant: Merchant, ledger: dict[str, str]
+) -> None:
+    client = finance(merchant)
+    refund = refund_of(merchant, ledger["2001"], kind="manual")
+    with merchant_scope(merchant):  # as if Stripe had been set up and its answer was lost
+        Refund.objects.filter(pk=refund.pk).update(
+            kind="payment", provider="stripe", status="failed", failure_message="timeout"
+        )
+    page = client.get(f"{REFUNDS}{refund.public_id}/").content.decode()
+    assert ">Mark paid</button>" in page and ">Retry</button>" in page
+    done = client.post(f"{REFUNDS}{refund.public_id}/mark-paid/", {"reference": "re_3Nx1"})
+    assert done.status_code == 302
+    paid = refund_of(merchant, ledger["2001"], kind="payment")
+    assert (paid.status, paid.provider_reference) == ("succeeded", "re_3Nx1")
+
+
 def test_the_refund_page_shows_the_calculation_line_by_line(
     merchant: Merchant, ledger: dict[str, str]
 ) -> None:

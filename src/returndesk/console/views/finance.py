@@ -157,9 +157,9 @@ def _row(seat: Seat, refund: Refund) -> dict[str, Any]:
         "refund": refund,
         "ran": format_ran(refund.return_request.ran),
         "status_name": status_names().get(refund.status, refund.status),
+        # a manual refund waiting for finance, or a failed one finance found paid at the provider
         "can_mark_paid": seat.can(perm.REFUNDS_MARK_PAID)
-        and refund.kind == KIND_MANUAL
-        and refund.status in (PENDING, FAILED),
+        and (refund.status == FAILED or (refund.kind == KIND_MANUAL and refund.status == PENDING)),
         "can_retry": seat.can(perm.REFUNDS_RETRY) and refund.status == FAILED,
     }
 
