@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -84,3 +85,32 @@ def test_concurrent_first_requests_reserve_the_key_once() -> None:
     assert outcomes.count("reserved") == 1
     assert outcomes.count("in_progress") == 7
     assert IdempotencyRecord.objects.filter(key="race").count() == 1
+
+
+def test_an_answer_showing_a_secret_is_kept_encrypted_and_replayed_no_store() -> None:
+    secret = b'{"secret": "whsec_c2VjcmV0LXNob3duLW9uY2U="}'
+    record = idempotency_begin(credential="k1", key="s", fingerprint="f")
+    assert isinstance(record, int)
+    idempotency_complete(
+        record_id=record, response=StoredResponse(201, "application/json", secret, sealed=True)
+    )
+    stored = bytes(IdempotencyRecord.objects.get(pk=record).response_body)
+    assert b"whsec_" not in stored
+    again = idempotency_begin(credential="k1", key="s", fingerprint="f")
+    assert again == StoredResponse(201, "application/json", secret, sealed=True)
+
+
+def test_the_api_replays_a_shown_once_secret_with_no_store(api: Any) -> None:
+    body = {"url": "http://127.0.0.1:9/hook", "event_types": ["return.created"]}
+    headers = {"Idempotency-Key": "create-endpoint-1"}
+    first = api.post("/webhook-endpoints", body, headers=headers)
+    assert first.status_code == 201, first.content
+    secret = first.json()["secret"]
+    again = api.post("/webhook-endpoints", body, headers=headers)
+    assert again["Idempotent-Replayed"] == "true"
+    assert "no-store" in again["Cache-Control"]
+    assert again.json()["secret"] == secret
+    assert all(
+        secret.encode() not in bytes(r.response_body or b"")
+        for r in IdempotencyRecord.objects.all()
+    )

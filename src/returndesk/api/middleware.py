@@ -136,6 +136,8 @@ class ApiRequestGuardMiddleware:
         if isinstance(begun, StoredResponse):
             replay = HttpResponse(begun.body, status=begun.status, content_type=begun.content_type)
             replay["Idempotent-Replayed"] = "true"
+            if begun.sealed:
+                replay["Cache-Control"] = "no-store"
             return replay
         try:
             response = self.get_response(request)
@@ -151,6 +153,7 @@ class ApiRequestGuardMiddleware:
                     status=response.status_code,
                     content_type=response.get("Content-Type", "application/json"),
                     body=response.content,
+                    sealed="no-store" in response.get("Cache-Control", ""),
                 ),
             )
         return response

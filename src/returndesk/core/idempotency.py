@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from returndesk.core.errors import ApplicationError, Conflict
 from returndesk.core.models import IdempotencyRecord
+from returndesk.core.secrets import secret_decrypt, secret_encrypt
 
 RETENTION = timedelta(hours=24)
 IN_PROGRESS_LOCK = timedelta(seconds=60)
@@ -38,6 +39,9 @@ class StoredResponse:
     status: int
     content_type: str
     body: bytes
+    # An answer that must not be kept in the clear (it shows a secret once: an API key, a
+    # webhook secret): stored encrypted, replayed with Cache-Control: no-store.
+    sealed: bool = False
 
 
 def request_fingerprint(method: str, path: str, body: bytes) -> str:
@@ -79,10 +83,14 @@ def idempotency_begin(*, credential: str, key: str, fingerprint: str) -> StoredR
                 "This Idempotency-Key was already used with a different request body."
             )
         if existing.state == "completed":
+            body = bytes(existing.response_body or b"")
+            if existing.sealed:
+                body = secret_decrypt(body.decode()).encode()
             return StoredResponse(
                 status=existing.response_status or 200,
                 content_type=existing.response_content_type,
-                body=bytes(existing.response_body or b""),
+                body=body,
+                sealed=existing.sealed,
             )
         taken = IdempotencyRecord.objects.filter(
             pk=existing.pk, state="in_progress", locked_until__lt=now
@@ -101,7 +109,10 @@ def idempotency_complete(*, record_id: int, response: StoredResponse) -> None:
         locked_until=None,
         response_status=response.status,
         response_content_type=response.content_type,
-        response_body=response.body,
+        response_body=secret_encrypt(response.body.decode()).encode()
+        if response.sealed
+        else response.body,
+        sealed=response.sealed,
     )
 
 

@@ -38,6 +38,9 @@ class IdempotencyRecord(models.Model):
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     response_content_type = models.CharField(max_length=100, blank=True)
     response_body = models.BinaryField(null=True, blank=True)
+    # The answer carried a secret (Cache-Control: no-store): the body is kept encrypted
+    # (core.secrets) and replayed with no-store again.
+    sealed = models.BooleanField(default=False)
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:
