@@ -4,7 +4,6 @@ locale. The shipped English catalogue is current with the templates and code."""
 
 from __future__ import annotations
 
-import io
 import shutil
 import subprocess
 import sys
@@ -12,12 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from babel.messages.catalog import Catalog
-from babel.messages.mofile import write_mo
 from django.conf import settings as django_settings
 from django.test import Client
 
 from returndesk.tenants.models import Merchant
+from tests.catalogues import install_german
 from tests.conftest import require_outside
 
 pytestmark = pytest.mark.django_db
@@ -25,16 +23,11 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def german(settings: Any, tmp_path: Path) -> None:
-    catalog = Catalog(locale="de")
-    catalog.add("Start a return", "Rücksendung starten")
-    catalog.add("Find my order", "Bestellung finden")
-    folder = tmp_path / "de" / "LC_MESSAGES"
-    folder.mkdir(parents=True)
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog)
-    (folder / "django.mo").write_bytes(buffer.getvalue())
-    settings.LOCALE_PATHS = [tmp_path, *django_settings.LOCALE_PATHS]
-    settings.LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+    install_german(
+        settings,
+        tmp_path,
+        {"Start a return": "Rücksendung starten", "Find my order": "Bestellung finden"},
+    )
 
 
 def test_the_portal_speaks_the_shoppers_language(german: None, merchant: Merchant) -> None:

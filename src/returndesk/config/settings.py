@@ -211,6 +211,36 @@ if PRODUCTION and not RETURNDESK_SECRETS_KEYS:
 RETURNDESK_WEBHOOK_TIMEOUT = float(os.environ.get("RETURNDESK_WEBHOOK_TIMEOUT", "10"))
 RETURNDESK_WEBHOOKS_ALLOW_LOOPBACK = env_bool("RETURNDESK_WEBHOOKS_ALLOW_LOOPBACK", not PRODUCTION)
 
+# Shopper e-mails (docs/notifications.md). EMAIL_BACKEND: "console" (the default: the demo
+# prints each e-mail), "smtp" (EMAIL_HOST and the rest below), or a backend's dotted path.
+# Django 6.1 configures mail through MAILERS; the EMAIL_* names stay the environment's.
+EMAIL_BACKENDS = {
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "locmem": "django.core.mail.backends.locmem.EmailBackend",
+    "dummy": "django.core.mail.backends.dummy.EmailBackend",
+}
+_email_backend = os.environ.get("EMAIL_BACKEND", "") or "console"
+_email_backend = EMAIL_BACKENDS.get(_email_backend, _email_backend)
+_mail_options: dict[str, object] = {}
+if _email_backend == EMAIL_BACKENDS["smtp"]:
+    _mail_options = {
+        "host": os.environ.get("EMAIL_HOST", "localhost"),
+        "port": int(os.environ.get("EMAIL_PORT", "587")),
+        "username": os.environ.get("EMAIL_HOST_USER", ""),
+        "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
+        "use_tls": env_bool("EMAIL_USE_TLS", True),
+        "use_ssl": env_bool("EMAIL_USE_SSL"),
+        "timeout": int(os.environ.get("EMAIL_TIMEOUT", "30")),
+    }
+MAILERS = {"default": {"BACKEND": _email_backend, "OPTIONS": _mail_options}}
+# The sender's address; each e-mail shows it as "<merchant> via <provider>" and answers go to
+# the merchant's support address (Reply-To).
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "returns@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Where shoppers reach this installation: links and logos in e-mails are absolute.
+RETURNDESK_PUBLIC_URL = os.environ.get("RETURNDESK_PUBLIC_URL", "http://localhost:8000")
+
 TASKS = {
 
     "default": {

@@ -85,6 +85,11 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
         "returndesk.notifications.dispatch.outbox_dispatch_due",
     ),
     PeriodicJob(
+        "send_emails",
+        timedelta(seconds=10),
+        "returndesk.notifications.emails.email_deliveries_send_due",
+    ),
+    PeriodicJob(
         "send_webhook_deliveries",
         timedelta(seconds=2),
         "returndesk.notifications.webhooks.webhook_deliveries_send_due",

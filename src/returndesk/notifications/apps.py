@@ -7,6 +7,8 @@ class NotificationsConfig(AppConfig):
 
     def ready(self) -> None:
         from returndesk.notifications.dispatch import on_dispatch
+        from returndesk.notifications.emails import email_fan_out
         from returndesk.notifications.webhooks import webhook_deliveries_fan_out
 
+        on_dispatch("emails", email_fan_out)
         on_dispatch("webhooks", webhook_deliveries_fan_out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
@@ -33,6 +34,12 @@ def status_token(merchant: Merchant, ran: str) -> str:
 
 def status_url(merchant: Merchant, ran: str) -> str:
     return reverse("portal:status", args=[merchant.slug, status_token(merchant, ran)])
+
+
+def status_link(merchant: Merchant, ran: str) -> str:
+    """The status link in full, for e-mails: no request to build it from, so the public address
+    comes from settings (RETURNDESK_PUBLIC_URL). Registered with notifications' e-mails."""
+    return settings.RETURNDESK_PUBLIC_URL.rstrip("/") + status_url(merchant, ran)
 
 
 def status_ran(merchant: Merchant, token: str) -> str:

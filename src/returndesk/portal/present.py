@@ -6,13 +6,10 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from babel.core import Locale, UnknownLocaleError
-from babel.dates import format_date, format_datetime
 from django.utils.translation import gettext, gettext_lazy
 
-from returndesk.core.money import Money
+from returndesk.core.localize import day_text, moment_text, money_text
 from returndesk.tenants.models import Merchant
 
 RESOLUTION_TEXT = {
@@ -43,27 +40,18 @@ ITEM_NOTE_CLAUSES = frozenset(
 _WINDOW_EXPIRED = re.compile(r"^The (.+) window ended on ")
 
 
-def locale_of(merchant: Merchant) -> Locale:
-    try:
-        return Locale.parse((merchant.locale or "en").replace("-", "_"))
-    except (ValueError, UnknownLocaleError):
-        return Locale.parse("en")
-
-
 def money(merchant: Merchant, amount: int, currency: str) -> str:
     """Minor units as the merchant's locale writes them: 2721, "USD" -> $27.21."""
-    return Money(int(amount), currency).format(locale_of(merchant))
+    return money_text(amount, currency, locale=merchant.locale)
 
 
 def day(merchant: Merchant, instant: datetime) -> str:
     """The local date in the merchant's time zone, written the locale's long way."""
-    local = instant.astimezone(ZoneInfo(merchant.timezone))
-    return str(format_date(local.date(), format="long", locale=locale_of(merchant)))
+    return day_text(instant, tz=merchant.timezone, locale=merchant.locale)
 
 
 def moment(merchant: Merchant, instant: datetime) -> str:
-    local = instant.astimezone(ZoneInfo(merchant.timezone))
-    return str(format_datetime(local, format="medium", locale=locale_of(merchant)))
+    return moment_text(instant, tz=merchant.timezone, locale=merchant.locale)
 
 
 def clause_text(merchant: Merchant, clause: dict[str, Any], window_ends_at: str | None) -> str:

@@ -83,6 +83,8 @@ def return_event_record(
             at=event.created_at,
             data={
                 "ran": ret.ran,
+                # the buyer's (a gift's recipient is never named here: docs/decisions/0017)
+                "email": ret.email or None,
                 "status": ret.status,
                 "order_number": ret.order.order_number if ret.order_id and ret.order else None,
                 "from_status": from_status or None,

@@ -23,6 +23,7 @@ from returndesk.console.views.finance import return_money
 from returndesk.core.codes import RanInvalid, format_ran, parse_ran
 from returndesk.core.errors import ApplicationError, NotFound
 from returndesk.core.tenancy import merchant_scope
+from returndesk.notifications.emails import email_deliveries_of_return
 from returndesk.policies.selectors import policy_current
 from returndesk.policies.services import policy_document
 from returndesk.returns import selectors as return_selectors
@@ -191,6 +192,7 @@ def return_detail(request: HttpRequest, seat: Seat, ran: str) -> HttpResponse:
         except (NotFound, RanInvalid):
             raise Http404 from None
         events = list(return_selectors.return_events(ret=ret))
+        emails = email_deliveries_of_return(ran=ret.ran)
         packages = warehouse_selectors.packages_of_return(ret=ret)
         shipping = active_label(ret=ret)
         tracking = (
@@ -210,6 +212,7 @@ def return_detail(request: HttpRequest, seat: Seat, ran: str) -> HttpResponse:
             ret=ret,
             ran=format_ran(ret.ran),
             events=events,
+            emails=emails,
             actions=actions,
             override_at=_override_at(ret.decision),
             label=shipping,
