@@ -30,6 +30,14 @@ def test_a_shopper_finds_the_order_by_number_and_email(
     assert b"Order 1001" in shown.content and b"Trail Runner" in shown.content
 
 
+def test_the_number_as_the_shop_prints_it_finds_the_order(
+    api: ApiClient,
+    order: dict[str, Any],  # noqa: F811
+) -> None:
+    found = find(Client(), order_number=" #1001", email="shopper@example.com")
+    assert found.status_code == 302 and found["Location"] == "/r/acme/order/"
+
+
 def test_a_gift_recipient_uses_the_postal_code(
     api: ApiClient,
     order: dict[str, Any],  # noqa: F811

@@ -392,6 +392,7 @@ def refund_event_data(refund: Refund) -> dict[str, Any]:
     return {
         "refund": refund.public_id,
         "ran": refund.return_request.ran,
+        "order_number": snap_order_number(refund.return_request),
         "status": refund.status,
         "kind": refund.kind,  # store_credit refunds also announce store_credit.issued
         "email": refund.return_request.email,
@@ -729,6 +730,11 @@ def payment_settings_update(
                     continue
                 value = value or ""
                 changed[name] = "set" if value else "cleared"
+            elif value is None:
+                # null clears the PayPal client id; the other settings always have a value
+                if name != "paypal_client_id":
+                    continue
+                value = changed[name] = ""
             else:
                 changed[name] = value
             setattr(settings, name, value)

@@ -66,7 +66,8 @@ def find_order(request: HttpRequest, slug: str) -> HttpResponse:
     context: dict = {"error": "", "values": {}, "receipts": receipts_accepted(merchant)}
     if request.method != "POST":
         return page(request, "portal/find.html", merchant, context)
-    number = request.POST.get("order_number", "").strip()
+    # Shops print order numbers as "#1001"; the order is 1001 here.
+    number = request.POST.get("order_number", "").strip().lstrip("#").strip()
     email = request.POST.get("email", "").strip()
     postal = request.POST.get("postal_code", "").strip()
     context["values"] = {"order_number": number, "email": email, "postal_code": postal}
