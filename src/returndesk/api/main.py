@@ -18,6 +18,7 @@ from returndesk.api import (
     integrations,
     inventory,
     labels,
+    operations,
     orders,
     policy,
     products,
@@ -59,6 +60,7 @@ api.add_router("", credit.router)
 api.add_router("", exchanges.router)
 api.add_router("", integrations.router)
 api.add_router("", webhooks.router)
+api.add_router("", operations.router)
 
 
 def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
