@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core import mail as djmail
 from django.db.models import F
 from django.utils import timezone
 from django_scopes import scopes_disabled
@@ -19,6 +20,7 @@ from standardwebhooks import Webhook
 from returndesk.core.audit import audit_entries
 from returndesk.notifications import webhook_http, webhooks
 from returndesk.notifications.dispatch import outbox_dispatch_due
+from returndesk.notifications.emails import email_deliveries_send_due
 from returndesk.notifications.models import (
     OutboxMessage,
     WebhookAttempt,
@@ -318,10 +320,15 @@ def test_an_endpoint_failing_for_three_days_is_disabled_and_the_merchant_told(
     entries = audit_entries(merchant_id=merchant.pk, include_provider=False)
     assert entries.filter(action="webhooks.endpoint_disabled").count() == 1
 
+    merchant.support_email = "ops@acme.example"
+    merchant.save()
     outbox_dispatch_due()
     webhook_deliveries_send_due()
     [note] = receiver.at("/watcher")
     assert note.payload["type"] == "webhook_endpoint.disabled" and note.verified_by == [0]
+    email_deliveries_send_due()  # and the merchant's support address is e-mailed
+    [mail] = [m for m in djmail.outbox if m.to == ["ops@acme.example"]]
+    assert broken.url in mail.subject and "three days" in mail.body
     emit(merchant)  # a disabled endpoint gets no new deliveries
     assert len(deliveries(endpoint=broken)) == 2 and second.pk
 

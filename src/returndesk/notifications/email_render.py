@@ -147,6 +147,9 @@ _SUBJECTS: dict[str, Callable[[Facts], str]] = {
     ),
     "return.expired": lambda f: _("Your return %(ran)s has expired") % {"ran": f.ran},
     "return.cancelled": lambda f: _("Your return %(ran)s is cancelled") % {"ran": f.ran},
+    "webhook_endpoint.disabled": lambda f: (
+        _("Webhook endpoint disabled: %(url)s") % {"url": f.data.get("url") or ""}
+    ),
 }
 
 
@@ -382,7 +385,31 @@ def _exchange(f: Facts) -> Content:
     return c
 
 
+def _endpoint_disabled(f: Facts) -> Content:
+    """To the merchant, not a shopper: its endpoint failed for days and was switched off."""
+    c = Content(_SUBJECTS[f.event_type](f), _("A webhook endpoint was disabled"))
+    c.paragraphs.append(
+        _(
+            "We could not deliver events to %(url)s for three days, so the endpoint is now "
+            "disabled and its pending deliveries are cancelled."
+        )
+        % {"url": f.data.get("url") or ""}
+    )
+    if f.data.get("reason"):
+        c.reasons.append(str(f.data["reason"]))
+    c.after.append(
+        _(
+            "Fix the receiver, then enable the endpoint again in the console (Administration, "
+            "Webhooks) or with PATCH /webhook-endpoints/%(id)s; staff can redeliver what it "
+            "missed from its delivery log."
+        )
+        % {"id": f.data.get("endpoint") or ""}
+    )
+    return c
+
+
 _CONTENT: dict[str, Callable[[Facts], Content]] = {
+    "webhook_endpoint.disabled": _endpoint_disabled,
     "return.created": _created,
     "return.pending_review": _pending_review,
     "return.rejected": _rejected,

@@ -56,6 +56,8 @@ SHOPPER_EVENTS = frozenset(
     }
 )
 
+# Told to the merchant's support address rather than a shopper.
+MERCHANT_EVENTS = frozenset({"webhook_endpoint.disabled"})
 LEASE = timedelta(minutes=2)  # well above the SMTP timeout (settings: EMAIL_TIMEOUT)
 BACKOFF = (
     timedelta(minutes=1),
@@ -80,6 +82,8 @@ def email_recipient(message: OutboxMessage) -> str:
     about a return goes to its shopper as the returns app knows them: for a gift return the
     recipient, never the buyer (the outbox data carries the buyer's address, for merchants)."""
     data: dict[str, Any] = message.payload.get("data") or {}
+    if message.type in MERCHANT_EVENTS:
+        return Merchant.objects.get(pk=message.merchant_id).support_email
     if message.type not in SHOPPER_EVENTS:
         return ""
     if message.type == "store_credit.issued":
