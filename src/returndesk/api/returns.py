@@ -124,7 +124,7 @@ def return_create(request: HttpRequest, payload: ReturnIn) -> HttpResponse:
         ret = services.return_create(
             actor=principal.actor, merchant=merchant, data=payload.to_input()
         )
-        return json_response(return_out(selectors.return_get(merchant=merchant, ran=ret.ran)), 201)
+        return json_response(return_out(ret), 201)  # read back with its lines by the service
 
 
 @router.get("/returns", response={200: ReturnPage, **PROBLEMS})

@@ -311,7 +311,11 @@ def exchanges_open(*, ret: Return, actor: Actor) -> list[Exchange]:
     reopened return keeps its own). Runs in the transition that authorized the return. A
     replacement no longer sold in the return's currency is opened and cancelled at once, so its
     line is refunded instead."""
-    lines = [line for line in ret.lines.select_related("order_line") if line.exchange_sku]
+    # The lines return_create has just written are kept on `ret` (with their order lines):
+    # reading them back would cost every new return a statement.
+    held = getattr(ret, "_prefetched_objects_cache", {}).get("lines")
+    every = held if held is not None else ret.lines.select_related("order_line")
+    lines = [line for line in every if line.exchange_sku]
     if not lines:
         return []
     have = set(Exchange.objects.filter(return_request=ret).values_list("return_line_id", flat=True))

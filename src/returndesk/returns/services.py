@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
+from django.db.models import F, Func, IntegerField, OuterRef, Q, Subquery
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
@@ -41,6 +41,7 @@ from returndesk.policies.engine import (
 from returndesk.policies.models import BlocklistEntry, PolicyVersion
 from returndesk.policies.risk import RiskAssessment, RiskSignals, risk_assess
 from returndesk.policies.services import policy_document, policy_ensure_default
+from returndesk.returns import selectors
 from returndesk.returns.inputs import ReturnInput, ReturnLineInput
 from returndesk.returns.lifecycle import return_event_record, return_transition
 from returndesk.returns.models import (
@@ -71,21 +72,15 @@ def _find_order(merchant: Merchant, data: ReturnInput, *, lock: bool) -> Order:
     )
 
 
-def _already_held(order: Order) -> dict[int, int]:
-    """Units of each order line returned or requested by returns that still hold them."""
-    rows = ReturnLine.objects.filter(return_request__order=order).exclude(
-        return_request__status__in=RELEASED_STATUSES
-    )
-    return {
-        row["order_line_id"]: row["units"]
-        for row in rows.values("order_line_id").annotate(units=Sum("quantity"))
-    }
-
-
 def order_snapshot(order: Order, lines: Iterable[OrderLine], held: dict[int, int]) -> OrderSnapshot:
     """What the policy engine sees of an order."""
     lines = list(lines)
-    products = {p.pk: p for p in Product.objects.filter(pk__in={line.product_id for line in lines})}
+    if all(OrderLine.product.is_cached(line) for line in lines):  # read with the lines
+        products = {line.product_id: line.product for line in lines}
+    else:
+        products = {
+            p.pk: p for p in Product.objects.filter(pk__in={line.product_id for line in lines})
+        }
     # The order discount counts as part of each line's discount, as the refund calculator
     # shares it, so the estimate is what will be refunded.
     shares, _ = discount_shares(
@@ -136,76 +131,110 @@ def _postal_key(order: Order) -> str:
     )
 
 
-def risk_signals(
+def _scalar(rows: Any, function: str, field: str = "pk", *, distinct: bool = False) -> Subquery:
+    """`rows` reduced to one figure (SUM or COUNT of `field`) as a subquery, so several figures
+    come back in one statement. A plain SQL function, not a Django aggregate, so no GROUP BY is
+    added; NULL (no rows to sum) is read as 0."""
+    template = f"{function}({'DISTINCT ' if distinct else ''}%(expressions)s)"
+    reduced = Func(F(field), template=template, output_field=IntegerField())
+    return Subquery(rows.order_by().annotate(figure=reduced).values("figure")[:1])
+
+
+def customer_figures(
     merchant: Merchant, order: Order, policy: PolicyDocument, now: datetime
-) -> RiskSignals:
+) -> tuple[RiskSignals, int]:
     """The figures behind the risk score, from this merchant's data (or the provider's, for
-    e-mail based signals, where the provider shares risk history)."""
+    e-mail based signals, where the provider shares risk history), and the customer's completed
+    returns without a contradicting finding (`customer_history`).
+
+    Every count is a subquery of one statement; only a blocklist hit or a contradicted return
+    (both rare) is read again for its details."""
     shared = Provider.current().share_risk_history
     day_ago = now - timedelta(days=1)
     email = order.email
     with scopes_disabled():
         scope = Q() if shared else Q(merchant=merchant)
-        mine = Q(email=email) if email else Q(pk__in=[])
-        returns = Return.objects.filter(scope, mine)
-        bought = (
-            OrderLine.objects.filter(Q(order__email=email) if email else Q(pk__in=[]))
-            .filter(Q() if shared else Q(merchant=merchant))
-            .aggregate(units=Sum("quantity"))["units"]
-            or 0
-        )
-        returned = (
-            ReturnLine.objects.filter(return_request__in=returns)
-            .exclude(return_request__status__in=RELEASED_STATUSES)
-            .aggregate(units=Sum("quantity"))["units"]
-            or 0
-        )
-        since = now - timedelta(days=policy.auto_approval.recent_days)
-        recent = returns.filter(created_at__gte=since).exclude(status=REJECTED).count()
-        email_24h = returns.filter(created_at__gte=day_ago).count()
-        address_24h = 0
+        returns = Return.objects.filter(scope, email=email)
+        figures: dict[str, Subquery] = {}
+        if email:
+            since = now - timedelta(days=policy.auto_approval.recent_days)
+            figures["bought"] = _scalar(
+                OrderLine.objects.filter(scope, order__email=email), "SUM", "quantity"
+            )
+            figures["returned"] = _scalar(
+                ReturnLine.objects.filter(return_request__in=returns).exclude(
+                    return_request__status__in=RELEASED_STATUSES
+                ),
+                "SUM",
+                "quantity",
+            )
+            figures["recent"] = _scalar(
+                returns.filter(created_at__gte=since).exclude(status=REJECTED), "COUNT"
+            )
+            figures["email_24h"] = _scalar(returns.filter(created_at__gte=day_ago), "COUNT")
+            # Earlier returns whose inspection contradicted this customer (the warehouse's
+            # `Inspection.contradicted`, read through the reverse relation so that returns
+            # does not import the warehouse).
+            figures["contradicted"] = _scalar(
+                returns.filter(inspections__contradicted=True), "COUNT", distinct=True
+            )
+            # What customer_history counts: completed returns at this merchant without a
+            # contradicting finding.
+            figures["completed"] = _scalar(
+                Return.objects.filter(merchant=merchant, email=email, status=COMPLETED).exclude(
+                    inspections__contradicted=True
+                ),
+                "COUNT",
+            )
         if order.ship_postal_code:
-            address_24h = (
+            figures["address_24h"] = _scalar(
                 Return.objects.filter(
                     merchant=merchant,
                     created_at__gte=day_ago,
                     order__ship_country=order.ship_country,
                     order__ship_postal_code=order.ship_postal_code,
-                )
-                .exclude(email=email)
-                .count()
+                ).exclude(email=email),
+                "COUNT",
             )
-        # Earlier returns whose inspection contradicted this customer, with what was found
-        # (the warehouse's `Inspection.contradictions`, read through the reverse relation so
-        # that returns does not import the warehouse).
-        found = returns.filter(inspections__contradicted=True).values_list(
-            "pk", "inspections__contradictions"
-        )
-        contradicted: set[int] = set()
-        kinds: set[str] = set()
-        for return_id, codes in found:
-            contradicted.add(return_id)
-            kinds.update(codes or ())
         listed = BlocklistEntry.objects.filter(Q(merchant=merchant) | Q(merchant__isnull=True))
-        hit = listed.filter(
+        listed = listed.filter(
             Q(kind="email", value=email) | Q(kind="postal_code", value=_postal_key(order))
-        ).first()
+        )
+        figures["blocklist_hit"] = Subquery(listed.order_by("pk").values("pk")[:1])
+        row = Merchant.objects.filter(pk=merchant.pk).values(**figures).get()
+        got = {name: row.get(name) or 0 for name in figures}
+        kinds: set[str] = set()
+        if got.get("contradicted"):
+            found = returns.filter(inspections__contradicted=True).values_list(
+                "inspections__contradictions", flat=True
+            )
+            for codes in found:
+                kinds.update(codes or ())
+        hit = BlocklistEntry.objects.get(pk=got["blocklist_hit"]) if got["blocklist_hit"] else None
     blocklisted = ""
     if hit is not None:
         owner = "the merchant's" if hit.merchant_id else "the provider's"
         blocklisted = f"{hit.get_kind_display()} on {owner} blocklist"
-    return RiskSignals(
+    signals = RiskSignals(
         currency=order.currency,
-        units_bought=bought,
-        units_returned=returned,
-        recent_returns=recent,
+        units_bought=got.get("bought", 0),
+        units_returned=got.get("returned", 0),
+        recent_returns=got.get("recent", 0),
         order_total=0,  # set by the caller, who has the order's lines
-        email_returns_24h=email_24h,
-        address_returns_24h=address_24h,
+        email_returns_24h=got.get("email_24h", 0),
+        address_returns_24h=got.get("address_24h", 0),
         blocklisted=blocklisted,
-        contradicted_returns=len(contradicted),
+        contradicted_returns=got.get("contradicted", 0),
         contradictions=tuple(sorted(kinds)),
     )
+    return signals, got.get("completed", 0)
+
+
+def risk_signals(
+    merchant: Merchant, order: Order, policy: PolicyDocument, now: datetime
+) -> RiskSignals:
+    """The figures behind the risk score (see `customer_figures`)."""
+    return customer_figures(merchant, order, policy, now)[0]
 
 
 def customer_history(
@@ -216,7 +245,8 @@ def customer_history(
     A completed return counts only without a finding that contradicted the shopper at
     inspection (an empty box, the wrong item, a counterfeit, a serial not sold, a fault claimed
     and not found): the warehouse sets `contradicted` on the inspection, read here through the
-    reverse relation so that returns does not import the warehouse."""
+    reverse relation so that returns does not import the warehouse. (`customer_figures` counts
+    the same in its one statement for the request path.)"""
     completed = 0
     if order.email:
         completed = (
@@ -337,16 +367,28 @@ def _order_case(
         raise ValidationFailed(
             "; ".join(f"{e.field}: {e.message}" for e in missing), errors=missing
         )
-    lines_qs = OrderLine.objects.filter(order=order).order_by("position")
+    # The products and the units already held come along for the snapshot (two statements
+    # less than reading them apart).
+    held = ReturnLine.objects.filter(return_request__order=order, order_line=OuterRef("pk"))
+    held = held.exclude(return_request__status__in=RELEASED_STATUSES)
+    lines_qs = (
+        OrderLine.objects.filter(order=order)
+        .select_related("product")
+        .annotate(units_held=_scalar(held, "SUM", "quantity"))
+        .order_by("position")
+    )
     if lock:
-        # Concurrent requests for the same order wait here, so the last unit goes once.
-        lines_qs = lines_qs.select_for_update()
+        # Concurrent requests for the same order wait here, so the last unit goes once (the
+        # order lines only: the products are not locked).
+        lines_qs = lines_qs.select_for_update(of=("self",))
     lines = list(lines_qs)
     by_id = {line.line_id: line for line in lines}
     return _Case(
         order=order,
         subject=order,
-        snapshot=order_snapshot(order, lines, _already_held(order)),
+        snapshot=order_snapshot(
+            order, lines, {line.pk: line.units_held for line in lines if line.units_held}
+        ),
         request=_request(data, photos_pending=photos_pending),
         lines={line.line_id: (by_id.get(line.line_id), line) for line in data.lines},
         products={},
@@ -440,9 +482,8 @@ def _decide(
     (final sale, not returnable, an ended window): what an override can grant."""
     version = policy_ensure_default(merchant=merchant)
     policy = policy_document(version)
-    signals = replace(
-        risk_signals(merchant, case.subject, policy, now), order_total=case.snapshot.total
-    )
+    signals, completed = customer_figures(merchant, case.subject, policy, now)
+    signals = replace(signals, order_total=case.snapshot.total)
     risk = risk_assess(signals, policy.risk_weights)
     judged, snapshot, at = policy, case.snapshot, now
     if waive:
@@ -461,7 +502,11 @@ def _decide(
             judged,
             snapshot,
             case.request,
-            customer_history(merchant, case.subject, signals, risk),
+            CustomerHistory(
+                recent_returns=signals.recent_returns,
+                completed_returns_without_finding=completed,
+                risk_score=risk.score,
+            ),
             now=at,
             timezone=merchant.timezone,
         )
@@ -529,6 +574,28 @@ def return_create(
                 "override_reason", "say why you override the policy: it goes on the timeline"
             )
     _check_uploads(merchant, data)
+    for _ in range(5):
+        try:
+            ret = _create(
+                actor=actor, merchant=merchant, data=data, override_reason=override_reason
+            )
+        except _RanTaken:
+            continue  # a RAN collision (60 random bits): everything again with another draw
+        # Read back once as the API shows it (with its order, policy version and lines), in place
+        # of a refresh that every caller followed with that same read.
+        with scopes_disabled():
+            return selectors.return_get(merchant=merchant, ran=ret.ran)
+    raise ApplicationError("Could not allocate a return number; try again.", status=503)
+
+
+class _RanTaken(Exception):
+    """The RAN drawn is already used: the transaction is rolled back and the return made again
+    (no savepoint around the insert, which would cost two round trips on every return)."""
+
+
+def _create(
+    *, actor: Actor, merchant: Merchant, data: ReturnInput, override_reason: str | None
+) -> Return:
     with transaction.atomic():
         now = timezone.now()
         case = _find_case(merchant, data, now, lock=True)
@@ -552,7 +619,7 @@ def return_create(
             fees=fees,
             risk=risk,
         )
-        ReturnLine.objects.bulk_create(
+        lines = ReturnLine.objects.bulk_create(
             [
                 _return_line(
                     merchant, ret, case, verdict.line_id, verdict.allowed_quantity, verdict.value
@@ -561,6 +628,7 @@ def return_create(
                 if verdict.eligible
             ]
         )
+        _keep_lines(ret, lines)
         return_event_record(
             ret=ret,
             type="return.created",
@@ -579,6 +647,8 @@ def return_create(
                 reason=override["reason"],
                 payload={"policy_outcome": override["policy_outcome"], "lines": override["lines"]},
             )
+        # The row was inserted by this transaction, so no one else can see it, let alone hold
+        # it: the first move needs no lock, no savepoint and no re-read.
         return_transition(
             ret=ret,
             to_status=decision.outcome,
@@ -589,9 +659,18 @@ def return_create(
                 if override is not None
                 else "; ".join(c.staff_message for c in decision.review_clauses)
             ),
+            lock_held=True,
         )
-    ret.refresh_from_db()
     return ret
+
+
+def _keep_lines(ret: Return, lines: list[ReturnLine]) -> None:
+    """Keep the lines just written on `ret` as a prefetch would (in primary-key order, as a read
+    gives them), so the transition's hooks see them without reading them back."""
+    held = ret.lines.all()
+    held._result_cache = sorted(lines, key=lambda line: line.pk)
+    held._prefetch_done = True
+    ret._prefetched_objects_cache = {"lines": held}
 
 
 def _override(
@@ -688,45 +767,40 @@ def _new_return(
     fees: int,
     risk: RiskAssessment,
 ) -> Return:
-    for _ in range(5):
-        try:
-            with transaction.atomic():
-                order = case.order
-                customer = (
-                    order.customer
-                    if order is not None
-                    else Customer.objects.filter(
-                        merchant=merchant, email=case.subject.email
-                    ).first()
-                )
-                return Return.objects.create(
-                    merchant=merchant,
-                    ran=generate_ran(),
-                    order=order,
-                    claimed_order_number="" if order is not None else data.order_number,
-                    customer=customer,
-                    email=case.subject.email,
-                    status="",  # "(new)": the first transition sets it
-                    channel=data.channel,
-                    resolution=decision.resolution,
-                    policy_version=version,
-                    decision=decision_data,
-                    currency=case.snapshot.currency,
-                    refund_estimate_amount=decision.refund_estimate,
-                    risk_score=risk.score,
-                    risk_reasons=risk_as_dict(risk)["reasons"],
-                    fees_amount=fees,
-                    gift=bool(data.gift_postal_code),
-                    gift_recipient_email=normalize_email(data.gift_recipient_email),
-                    note=data.note,
-                    proof_of_purchase_upload_id=data.proof_of_purchase_upload_id,
-                    created_by_label=actor.label,
-                    created_by_user_id=actor.user_id,
-                    created_by_api_key_id=actor.api_key_id,
-                )
-        except IntegrityError:
-            continue  # a RAN collision (60 random bits): draw again
-    raise ApplicationError("Could not allocate a return number; try again.", status=503)
+    order = case.order
+    customer = (
+        order.customer
+        if order is not None
+        else Customer.objects.filter(merchant=merchant, email=case.subject.email).first()
+    )
+    try:
+        return Return.objects.create(
+            merchant=merchant,
+            ran=generate_ran(),
+            order=order,
+            claimed_order_number="" if order is not None else data.order_number,
+            customer=customer,
+            email=case.subject.email,
+            status="",  # "(new)": the first transition sets it
+            channel=data.channel,
+            resolution=decision.resolution,
+            policy_version=version,
+            decision=decision_data,
+            currency=case.snapshot.currency,
+            refund_estimate_amount=decision.refund_estimate,
+            risk_score=risk.score,
+            risk_reasons=risk_as_dict(risk)["reasons"],
+            fees_amount=fees,
+            gift=bool(data.gift_postal_code),
+            gift_recipient_email=normalize_email(data.gift_recipient_email),
+            note=data.note,
+            proof_of_purchase_upload_id=data.proof_of_purchase_upload_id,
+            created_by_label=actor.label,
+            created_by_user_id=actor.user_id,
+            created_by_api_key_id=actor.api_key_id,
+        )
+    except IntegrityError:
+        raise _RanTaken from None
 
 
 # What each staff action asks for; where it may start from is the transition table's business.
