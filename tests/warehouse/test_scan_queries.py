@@ -31,16 +31,18 @@ def scanned(station: ApiClient, code: str) -> tuple[Any, list[str], list[str]]:
     return response, statements(captured), everything
 
 
-def test_a_scan_by_tracking_number_takes_thirteen_statements(
+def test_a_scan_by_tracking_number_takes_twelve_statements(
     station: ApiClient, labelled: dict
 ) -> None:
-    # key; the key's facilities with their merchants; the facility; the label; the return
-    # locked; its receipt (none); the receipt; the return lines; the receipt lines; the status;
-    # the timeline event; the outbox row; the refunds' trigger (one upsert: money may be due
-    # on receipt).
+    # key; the key's facilities (the scanned one among them) with their merchants; the label;
+    # the return locked; its receipt (none); the receipt; the return lines; the receipt lines;
+    # the status; the timeline event; the outbox row; the refunds' trigger (one upsert: money
+    # may be due on receipt).
     response, sql, everything = scanned(station, labelled["label"]["tracking_number"])
     assert response.json()["outcome"] == "received"
-    assert len(sql) == 13, "\n".join(sql)
+    assert len(sql) == 12, "\n".join(sql)
+    # The facility comes with the key: it is not read again by its code.
+    assert sum('FROM "tenants_facility"' in s for s in sql) == 1
     # One transaction (a savepoint here, inside the test's transaction): the status change
     # takes no savepoint of its own.
     assert sum(s.upper().startswith("SAVEPOINT") for s in everything) == 1
@@ -64,7 +66,7 @@ def test_a_scan_by_ran_takes_one_more_statement(station: ApiClient, labelled: di
     # the RAN names the return.
     response, sql, _ = scanned(station, labelled["ran"])
     assert response.json()["receipt"]["matched_by"] == "ran"
-    assert len(sql) == 14, "\n".join(sql)
+    assert len(sql) == 13, "\n".join(sql)
     assert sum('FROM "shipping_label"' in s for s in sql) == 1
 
 

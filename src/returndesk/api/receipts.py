@@ -20,6 +20,7 @@ from returndesk.api.schemas import PROBLEMS, ProblemOut
 from returndesk.core.codes import format_ran
 from returndesk.core.errors import NotFound, PermissionDenied
 from returndesk.tenants import permissions as perm
+from returndesk.tenants.models import Facility
 from returndesk.tenants.selectors import Principal
 from returndesk.warehouse import selectors, services
 from returndesk.warehouse.models import Receipt, ReceiptLine, UnidentifiedPackage
@@ -186,9 +187,7 @@ def receipt_scan(request: HttpRequest, payload: ScanIn) -> HttpResponse:
     return that cannot be received (its status stays), or an unidentified-package record. A RAN
     with a wrong check character is 422 ran_invalid and records nothing."""
     with provider_context(request, perm.RECEIVING) as principal:
-        facility = selectors.facility_get(
-            code=payload.facility, facility_ids=principal.facility_ids
-        )
+        facility = _facility(principal, payload.facility)
         result = services.receipt_scan(
             actor=principal.actor,
             facility=facility,
@@ -197,6 +196,16 @@ def receipt_scan(request: HttpRequest, payload: ScanIn) -> HttpResponse:
             facility_merchant_ids=principal.facility_merchants.get(facility.pk),
         )
         return json_response(_scan_body(result, principal), 201 if result.created else 200)
+
+
+def _facility(principal: Principal, code: str) -> Facility:
+    """The facility by its code among the key's, as read with the key (no query); an unknown
+    code is looked up as ever, for the same 404."""
+    wanted = code.strip().upper()
+    for facility in principal.facilities.values():
+        if facility.code == wanted:
+            return facility
+    return selectors.facility_get(code=code, facility_ids=principal.facility_ids)
 
 
 def _receipt(principal: Principal, public_id: str) -> Receipt:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, F, Prefetch, QuerySet
 from django.utils import timezone
 
 from returndesk.core.actors import Actor
@@ -30,6 +30,8 @@ class Principal:
     # For a provider key: the merchants each of its facilities serves (read with the key, so a
     # receiving scan need not read them again).
     facility_merchants: Mapping[int, frozenset[int]] = field(default_factory=dict, compare=False)
+    # For a provider key: its facilities themselves, read in the same query.
+    facilities: Mapping[int, Facility] = field(default_factory=dict, compare=False)
 
     def can(self, permission: str) -> bool:
         return self.actor.can(permission)
@@ -63,14 +65,16 @@ def apikey_authenticate(raw_key: str) -> Principal | None:
         )
     # The key's facilities with the merchants each serves, in one query (a facility serving no
     # merchant comes back once, with None); a key limited to no facility works them all.
-    pairs = list(Facility.objects.filter(api_keys=key).values_list("pk", "merchants"))
+    pairs = list(Facility.objects.filter(api_keys=key).annotate(served=F("merchants")))
     if not pairs:
-        pairs = list(Facility.objects.values_list("pk", "merchants"))
+        pairs = list(Facility.objects.annotate(served=F("merchants")))
     served: dict[int, set[int]] = {}
-    for facility_id, merchant_id in pairs:
-        merchants = served.setdefault(facility_id, set())
-        if merchant_id is not None:
-            merchants.add(merchant_id)
+    facilities: dict[int, Facility] = {}
+    for facility in pairs:
+        facilities.setdefault(facility.pk, facility)
+        merchants = served.setdefault(facility.pk, set())
+        if facility.served is not None:
+            merchants.add(facility.served)
     facility_merchants = {pk: frozenset(ids) for pk, ids in served.items()}
     return Principal(
         actor=Actor("api_key", actor_label, api_key_id=key.pk, permissions=PROVIDER_KEY),
@@ -79,6 +83,7 @@ def apikey_authenticate(raw_key: str) -> Principal | None:
         merchant_ids=frozenset(m for ids in facility_merchants.values() for m in ids),
         facility_ids=frozenset(facility_merchants),
         facility_merchants=facility_merchants,
+        facilities=facilities,
     )
 
 

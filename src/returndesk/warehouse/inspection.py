@@ -429,7 +429,12 @@ def recommendation_for(
 
 def lock_return(line: ReceiptLine) -> tuple[Return, Receipt]:
     receipt = Receipt.objects.select_related("facility").get(pk=line.receipt_id)
-    ret = Return.objects.select_for_update(of=("self",)).get(pk=receipt.return_request_id)
+    # With its order, so a transition made under this lock can use it as it is (lock_held).
+    ret = (
+        Return.objects.select_for_update(of=("self",))
+        .select_related("order")
+        .get(pk=receipt.return_request_id)
+    )
     return ret, receipt
 
 
@@ -524,7 +529,8 @@ def inspection_record(
         if existing is not None:
             inspection.corrections += 1
         inspection.save()
-        InspectionDefect.objects.filter(inspection=inspection).delete()
+        if existing is not None:  # a correction replaces the defects; a new one has none
+            InspectionDefect.objects.filter(inspection=inspection).delete()
         InspectionDefect.objects.bulk_create(
             InspectionDefect(
                 merchant_id=inspection.merchant_id,
@@ -571,6 +577,7 @@ def inspection_record(
                 reason="every received unit is inspected",
                 channel="warehouse",
                 payload=inspection_summary(receipt),
+                lock_held=True,  # locked above by lock_return, with its order
             )
     return InspectionResult(inspection, existing is None, recommendation=recommendation.as_dict())
 
