@@ -13,7 +13,7 @@ PYTHON ?= $(shell for c in python3.13 python3.12 python3 \
 	  if command -v $$c >/dev/null 2>&1 && $$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
 	    command -v $$c; break; fi; done)
 
-.PHONY: help venv install demo serve worker test test-pg lint format bench soak messages clean
+.PHONY: help venv install demo serve worker test test-pg lint format bench soak messages clean deploy-check
 
 help:
 	@echo "make demo    set everything up and run the demo (web server + worker)"
@@ -55,8 +55,8 @@ test-pg: $(STAMP)
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/returndesk} $(MAKE) test
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks deploy
+	$(BIN)/ruff format --check src tests benchmarks deploy
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/returndesk makemigrations --check --dry-run
@@ -79,6 +79,19 @@ messages: $(STAMP)
 	cd src/returndesk && ../../$(BIN)/django-admin makemessages --settings=returndesk.config.settings \
 	  --locale en --ignore 'migrations/*' --no-location --no-obsolete
 	cd src/returndesk && ../../$(BIN)/django-admin compilemessages --settings=returndesk.config.settings --locale en
+
+# docs/deploy.md proven on this machine, on loopback (deploy/check.py): PostgreSQL, two gunicorn
+# behind nginx, two workers, S3 through moto, a mixed load, backup and restore. Not part of
+# `make test` or CI (a few minutes). Needs Debian's nginx, openssl and the PostgreSQL client
+# tools (installed here when missing) and a PostgreSQL server at 127.0.0.1:5432 (user postgres).
+deploy-check: $(STAMP)
+	@missing=""; \
+	  { command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; } || missing="$$missing nginx"; \
+	  command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
+	  command -v pg_dump >/dev/null 2>&1 || missing="$$missing postgresql-client"; \
+	  if [ -n "$$missing" ]; then echo "installing$$missing from Debian"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+	$(BIN)/python deploy/check.py $(DEPLOY_CHECK_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
-from django.test import Client
+from django.test import Client, override_settings
 from hypothesis import settings as hypothesis_settings
 
 from returndesk.core.actors import Actor
@@ -54,6 +54,14 @@ def require_outside(what: str, present: bool, how: str) -> None:
     if STRICT:
         pytest.fail(f"RETURNDESK_TEST_STRICT=1 and {message}")
     pytest.skip(message)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _media_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Files the code stores (uploads, logos, label PDFs) go to a folder of this run, never to
+    var/media; a test that wants its own folder still sets settings.MEDIA_ROOT."""
+    with override_settings(MEDIA_ROOT=str(tmp_path_factory.mktemp("media"))):
+        yield
 
 
 @pytest.fixture(scope="session")

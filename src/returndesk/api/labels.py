@@ -15,7 +15,7 @@ from returndesk.api.schemas import PROBLEMS, MoneyOut, ProblemOut
 from returndesk.core.codes import format_ran
 from returndesk.returns import selectors as return_selectors
 from returndesk.shipping import selectors, services
-from returndesk.shipping.labels import format_dropoff_code, render_pdf, render_zpl
+from returndesk.shipping.labels import format_dropoff_code, render_zpl
 from returndesk.shipping.models import Label
 from returndesk.tenants import permissions as perm
 
@@ -172,7 +172,7 @@ def label_pdf(request: HttpRequest, ran: str) -> HttpResponse:
     with merchant_context(request, perm.RETURNS_VIEW) as (_, merchant):
         ret = return_selectors.return_get(merchant=merchant, ran=ran)
         label = selectors.label_for_return(ret=ret)
-        pdf = render_pdf(selectors.label_document(label=label))
+        pdf = services.label_pdf(label=label)
         return file_response(pdf, "application/pdf", f"return-{format_ran(ret.ran)}.pdf")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -124,17 +123,5 @@ def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
-    """The process is up."""
+    """The process is up (liveness); readiness is /readyz (observability/views.py)."""
     return JsonResponse({"status": "ok"})
-
-
-def readyz(request: HttpRequest) -> JsonResponse:
-    """The database answers."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-    except Exception as exc:
-        logger.warning("readiness check failed: %s", exc)
-        return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
-    return JsonResponse({"status": "ok", "database": connection.vendor})

@@ -80,9 +80,14 @@ INSTALLED_APPS = [
     "returndesk.cli",
     "returndesk.console",
     "returndesk.portal",
+    "returndesk.observability",
 ]
 
 MIDDLEWARE = [
+    # First: the client's address behind a trusted proxy, then the request id, latency metric
+    # and request log around everything else (returndesk/observability, docs/deploy.md).
+    "returndesk.observability.middleware.ForwardedForMiddleware",
+    "returndesk.observability.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "returndesk.api.middleware.ApiRequestGuardMiddleware",
@@ -164,10 +169,29 @@ STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("RETURNDESK_MEDIA_ROOT", VAR_DIR / "media"))
-STORAGES = {
+STORAGES: dict[str, dict[str, object]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# Uploads, logos and label PDFs in an S3-compatible bucket (django-storages) when a bucket is
+# named: what several machines need (docs/deploy.md). Keys may also come from boto3's own
+# chain (AWS_* variables, an instance role) when these are unset. The bucket stays private.
+RETURNDESK_S3_BUCKET = os.environ.get("RETURNDESK_S3_BUCKET", "")
+if RETURNDESK_S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "returndesk.core.storage.PrivateS3Storage",
+        "OPTIONS": {
+            "bucket_name": RETURNDESK_S3_BUCKET,
+            "endpoint_url": os.environ.get("RETURNDESK_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("RETURNDESK_S3_REGION") or None,
+            "access_key": os.environ.get("RETURNDESK_S3_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("RETURNDESK_S3_SECRET_ACCESS_KEY") or None,
+            "location": os.environ.get("RETURNDESK_S3_PREFIX", ""),
+            "addressing_style": os.environ.get("RETURNDESK_S3_ADDRESSING_STYLE") or None,
+            "default_acl": None,
+            "file_overwrite": False,
+        },
+    }
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
@@ -276,12 +300,41 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+    # Probes and scrapes talk to a web process directly over http on the private network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 
+# Observability (docs/deploy.md). /metrics: with a token, scrapers send it as a bearer token
+# (comma-separated while rotating); without one, only clients on this machine that did not come
+# through a proxy. /readyz: a worker must have finished a periodic job within this many seconds
+# (reported only when RETURNDESK_READY_REQUIRE_WORKER is off). Behind a reverse proxy, its
+# addresses (IPs or networks) make X-Forwarded-For the client's address.
+RETURNDESK_METRICS_TOKEN = os.environ.get("RETURNDESK_METRICS_TOKEN", "")
+RETURNDESK_READY_WORKER_MAX_AGE = float(os.environ.get("RETURNDESK_READY_WORKER_MAX_AGE", "300"))
+RETURNDESK_READY_REQUIRE_WORKER = env_bool("RETURNDESK_READY_REQUIRE_WORKER", True)
+RETURNDESK_TRUSTED_PROXIES = env_list("RETURNDESK_TRUSTED_PROXIES")
+
+# Logs: one JSON object per line in production (or RETURNDESK_LOG_JSON=1), readable text in the
+# demo; either way each record carries the request id, or the job and run id (core/logs.py).
+# In JSON mode each request is one `returndesk.request` line (gunicorn's access log is off).
+LOG_JSON = env_bool("RETURNDESK_LOG_JSON", PRODUCTION)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "returndesk.core.logs.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s%(context)s %(message)s"},
+        "json": {"()": "returndesk.core.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_JSON else "plain",
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "returndesk.request": {"level": "INFO" if LOG_JSON else "WARNING"},
+    },
 }

@@ -1,13 +1,14 @@
-from pathlib import Path
+import mimetypes
+import posixpath
 
 from django.conf import settings
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.http.response import HttpResponseBase
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import include, path
-from django.views.static import serve
 
-from returndesk.api.main import api, healthz, readyz
+from returndesk.api.main import api, healthz
+from returndesk.observability.views import metrics, readyz
 
 
 def _superusers_only(request: HttpRequest) -> bool:
@@ -37,12 +38,19 @@ def favicon(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def media(request: HttpRequest, path: str) -> HttpResponseBase:
+def media(request: HttpRequest, path: str) -> FileResponse:
     """Merchant logos: the only uploaded files a browser is given. Each was re-encoded by the
     upload check, so it is an image and nothing else; other uploads (photos, receipts) are
-    never served from here."""
-    # The logos folder is the root, so "../" can never reach a sibling folder.
-    response = serve(request, path, document_root=str(Path(settings.MEDIA_ROOT) / "logos"))
+    never served from here. Read through the default storage (a folder or an S3 bucket)."""
+    # Only names inside logos/: "../" or an absolute path never reaches a sibling folder.
+    name = posixpath.normpath(path)
+    if name != path or name.startswith(("/", "..")) or "\\" in name or "\x00" in name:
+        raise Http404
+    stored = f"logos/{name}"
+    if not default_storage.exists(stored):
+        raise Http404
+    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    response = FileResponse(default_storage.open(stored, "rb"), content_type=content_type)
     response["Cache-Control"] = "public, max-age=3600"
     response["X-Content-Type-Options"] = "nosniff"
     return response
@@ -54,6 +62,7 @@ urlpatterns = [
     path(f"{settings.MEDIA_URL.strip('/')}/logos/<path:path>", media),
     path("healthz", healthz),
     path("readyz", readyz),
+    path("metrics", metrics),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("console/", include("returndesk.console.urls")),

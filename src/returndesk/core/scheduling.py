@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from returndesk.core.leases import claim_due
+from returndesk.core.logs import log_context, new_request_id
 from returndesk.core.models import PeriodicJobState
 
 logger = logging.getLogger(__name__)
@@ -172,20 +173,36 @@ def run_due_jobs(
         if not ids:
             continue
         state = by_name[job.name]
-        PeriodicJobState.objects.filter(pk=ids[0]).update(last_started_at=timezone.now())
+        started = timezone.now()
+        PeriodicJobState.objects.filter(pk=ids[0]).update(last_started_at=started)
         error = ""
-        try:
-            state.load()()
-        except Exception:
-            logger.exception("periodic job %s failed", job.name)
-            error = traceback.format_exc(limit=5)
-        PeriodicJobState.objects.filter(pk=ids[0], claimed_by=worker_id).update(
-            next_run_at=now + job.every,
-            claimed_until=None,
-            claimed_by="",
-            last_finished_at=timezone.now(),
-            last_error=error,
-            run_count=F("run_count") + 1,
-        )
+        # Every record the job logs carries the job's name and this run's id (core/logs.py).
+        with log_context(job=job.name, run_id=new_request_id(), worker=worker_id):
+            try:
+                state.load()()
+            except Exception:
+                logger.exception("periodic job %s failed", job.name)
+                error = traceback.format_exc(limit=5)
+            finished = timezone.now()
+            kept = PeriodicJobState.objects.filter(pk=ids[0], claimed_by=worker_id).update(
+                next_run_at=now + job.every,
+                claimed_until=None,
+                claimed_by="",
+                last_finished_at=finished,
+                last_error=error,
+                run_count=F("run_count") + 1,
+            )
+            # One line per run: deploy/check.py reads these to prove no job ran twice at once.
+            logger.info(
+                "periodic job %s ran",
+                job.name,
+                extra={
+                    "started_at": started.isoformat(),
+                    "finished_at": finished.isoformat(),
+                    "duration_ms": round((finished - started).total_seconds() * 1000, 1),
+                    "ok": not error,
+                    "lease_kept": bool(kept),
+                },
+            )
         ran.append(job.name)
     return ran

@@ -7,9 +7,10 @@ from returndesk.core.codes import format_ran
 from returndesk.core.tenancy import merchant_scope
 from returndesk.notifications.email_hooks import Enclosure
 from returndesk.returns.models import Return
-from returndesk.shipping.labels import format_dropoff_code, render_pdf
+from returndesk.shipping.labels import format_dropoff_code
 from returndesk.shipping.models import MODE_DROPOFF
-from returndesk.shipping.selectors import active_label, label_document
+from returndesk.shipping.selectors import active_label
+from returndesk.shipping.services import label_pdf
 
 
 def label_enclosure(merchant_id: int, ran: str) -> Enclosure | None:
@@ -19,7 +20,7 @@ def label_enclosure(merchant_id: int, ran: str) -> Enclosure | None:
         label = active_label(ret=ret) if ret is not None else None
         if ret is None or label is None:
             return None
-        pdf = render_pdf(label_document(label=label))
+        pdf = label_pdf(label=label)
     dropoff = label.dropoff_code if label.kind == MODE_DROPOFF else ""
     return Enclosure(
         pdf=pdf,

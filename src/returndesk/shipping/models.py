@@ -114,6 +114,9 @@ class Label(MerchantOwnedModel):
     tracking_polled_at = models.DateTimeField(null=True, blank=True)
     first_scan_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # The label's PDF as first printed, kept in the default storage (a folder or an S3
+    # bucket): every later print is the same document (services.label_pdf).
+    document = models.FileField(upload_to="labels/%Y/%m/", blank=True, max_length=200)
 
     class Meta:
         constraints = [

@@ -10,6 +10,8 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_scopes import scopes_disabled
@@ -38,6 +40,7 @@ from returndesk.shipping.carriers.base import (
 )
 from returndesk.shipping.carriers.easypost import DEFAULT_API_BASE, EasyPostAdapter
 from returndesk.shipping.carriers.prepaid import PrepaidAdapter
+from returndesk.shipping.labels import render_pdf
 from returndesk.shipping.models import (
     ACTIVE,
     CARRIER_CODES,
@@ -63,6 +66,7 @@ from returndesk.shipping.selectors import (
     carrier_settings_for,
     facility_address,
     facility_for,
+    label_document,
     return_products,
     return_weight_grams,
     shopper_address,
@@ -214,6 +218,31 @@ def label_issue(*, actor: Actor, ret: Return) -> tuple[Label, bool]:
             payload={"label": label_summary(label)},
         )
     return label, True
+
+
+def label_pdf(*, label: Label) -> bytes:
+    """The label and packing slip as a 4x6 PDF, the same document every time it is printed:
+    rendered at the first print and kept in Django's default storage (the media folder, or the
+    S3 bucket in production), read back from there afterwards."""
+    if label.document:
+        try:
+            with label.document.open("rb") as stored:
+                return bytes(stored.read())
+        except (FileNotFoundError, OSError):
+            logger.warning("label %s: stored PDF %s is missing; rendering it again",
+                           label.public_id, label.document.name)  # fmt: skip
+    pdf = render_pdf(label_document(label=label))
+    name = default_storage.save(
+        f"labels/{label.created_at:%Y/%m}/{label.public_id}.pdf", ContentFile(pdf)
+    )
+    kept = Label._base_manager.filter(pk=label.pk, document=label.document.name or "").update(
+        document=name
+    )
+    if kept:
+        label.document.name = name
+    else:  # another print stored it first: keep that one
+        default_storage.delete(name)
+    return pdf
 
 
 def label_summary(label: Label) -> dict[str, Any]:

@@ -17,8 +17,8 @@ from returndesk.returns import selectors as return_selectors
 from returndesk.returns.lifecycle import return_exception_clear
 from returndesk.returns.models import Return
 from returndesk.shipping import selectors as shipping_selectors
-from returndesk.shipping.labels import render_pdf
 from returndesk.shipping.services import label_issue
+from returndesk.shipping.services import label_pdf as stored_label_pdf
 from returndesk.tenants import permissions as perm
 
 
@@ -61,7 +61,7 @@ def label_pdf(request: HttpRequest, seat: Seat, ran: str) -> HttpResponse:
         label = shipping_selectors.active_label(ret=ret)
         if label is None:
             raise Http404
-        pdf = render_pdf(shipping_selectors.label_document(label=label))
+        pdf = stored_label_pdf(label=label)
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="return-{format_ran(ret.ran)}.pdf"'
     return response

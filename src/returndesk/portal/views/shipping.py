@@ -23,9 +23,10 @@ from returndesk.portal.links import LinkExpired, LinkInvalid, status_ran, status
 from returndesk.portal.symbols import qr_svg
 from returndesk.portal.views.common import merchant_or_404
 from returndesk.returns.models import AUTHORIZED, Return
-from returndesk.shipping.labels import format_dropoff_code, render_pdf
-from returndesk.shipping.selectors import active_label, label_document
+from returndesk.shipping.labels import format_dropoff_code
+from returndesk.shipping.selectors import active_label
 from returndesk.shipping.services import label_issue
+from returndesk.shipping.services import label_pdf as stored_label_pdf
 from returndesk.tenants.models import Merchant
 
 logger = logging.getLogger(__name__)
@@ -103,7 +104,7 @@ def label_pdf(request: HttpRequest, slug: str, token: str) -> HttpResponse:
         label = active_label(ret=ret)
         if label is None:
             raise Http404
-        pdf = render_pdf(label_document(label=label))
+        pdf = stored_label_pdf(label=label)
     response = HttpResponse(pdf, content_type="application/pdf")
     name = f"return-{format_ran(ret.ran)}.pdf"
     response["Content-Disposition"] = f'attachment; filename="{name}"'

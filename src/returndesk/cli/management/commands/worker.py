@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -14,6 +15,8 @@ from django.db import close_old_connections
 
 from returndesk.cli.management.commands._base import ReturnDeskCommand
 from returndesk.core.scheduling import ensure_job_rows, run_due_jobs
+
+logger = logging.getLogger(__name__)
 
 
 class Command(ReturnDeskCommand):
@@ -45,15 +48,15 @@ class Command(ReturnDeskCommand):
                 start_new_session=True,
             )
         ensure_job_rows()
-        self.stdout.write(f"Worker {worker_id} running (Ctrl-C to stop).")
-        sys.stdout.flush()
+        # Through logging, so that production's JSON logs stay one JSON object per line.
+        logger.info("Worker %s running (Ctrl-C to stop).", worker_id)
         try:
             while self.running:
                 close_old_connections()
-                for name in run_due_jobs(worker_id=worker_id):
-                    self.stdout.write(f"ran periodic job {name}")
+                # Each run logs one line with its job name and run id (core/scheduling.py).
+                run_due_jobs(worker_id=worker_id)
                 if tasks is not None and tasks.poll() is not None:
-                    self.stderr.write("the task worker stopped; starting it again")
+                    logger.warning("the task worker stopped; starting it again")
                     tasks = subprocess.Popen(
                         [sys.executable, "-m", "returndesk.cli", "db_worker", "--interval", "1"],
                         start_new_session=True,
@@ -66,4 +69,4 @@ class Command(ReturnDeskCommand):
                     tasks.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     tasks.kill()
-            self.stdout.write("Worker stopped.")
+            logger.info("Worker %s stopped.", worker_id)
