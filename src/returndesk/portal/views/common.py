@@ -25,8 +25,8 @@ def merchant_or_404(slug: str) -> Merchant:
 
 
 def client_address(request: HttpRequest) -> str:
-    # Behind a reverse proxy, gunicorn must be told to trust its forwarded address
-    # (--forwarded-allow-ips) or every shopper shares the proxy's limit.
+    # Behind a reverse proxy, RETURNDESK_TRUSTED_PROXIES makes REMOTE_ADDR the client's address
+    # (observability/middleware.py); without it every shopper shares the proxy's limit.
     return request.META.get("REMOTE_ADDR", "unknown")
 
 
