@@ -568,12 +568,7 @@ def verify_jobs(report: Report, env: dict[str, str], logs: Path, received: Count
         without = webhook_events.exclude(
             event_id__in=WebhookDelivery.objects.values("event_id")
         ).count()
-        twice = (
-            WebhookDelivery.objects.values("endpoint_id", "event_id")
-            .annotate(n=Count("pk"))
-            .filter(n__gt=1)
-            .count()
-        )
+        twice = doubled(WebhookDelivery.objects, "endpoint_id", "event_id")
         deliveries = WebhookDelivery.objects.count()
         report.check(
             "fan-out exactly once: one webhook delivery per webhook event and endpoint",
@@ -589,12 +584,7 @@ def verify_jobs(report: Report, env: dict[str, str], logs: Path, received: Count
             f"states {delivered}; receiver saw {len(received)} ids, {sum(received.values())} requests, {len(dup)} twice",
         )
         emails = dict(EmailDelivery.objects.values_list("state").annotate(n=Count("pk")))
-        email_twice = (
-            EmailDelivery.objects.values("message_id", "to_email")
-            .annotate(n=Count("pk"))
-            .filter(n__gt=1)
-            .count()
-        )
+        email_twice = doubled(EmailDelivery.objects, "message_id", "to_email")
         report.check(
             "e-mails: every one sent, none twice",
             set(emails) <= {"sent"} and email_twice == 0,
@@ -613,13 +603,7 @@ def verify_jobs(report: Report, env: dict[str, str], logs: Path, received: Count
             .annotate(n=Count("pk"))
             .order_by()
         }
-        paid_twice = (
-            RefundAttempt.objects.filter(outcome="succeeded")
-            .values("refund_id")
-            .annotate(n=Count("pk"))
-            .filter(n__gt=1)
-            .count()
-        )
+        paid_twice = doubled(RefundAttempt.objects.filter(outcome="succeeded"), "refund_id")
         stuck = Refund.objects.exclude(provider="manual").exclude(status="succeeded").count()
         report.check(
             "refunds: none paid twice, every non-manual one succeeded",
@@ -628,12 +612,7 @@ def verify_jobs(report: Report, env: dict[str, str], logs: Path, received: Count
         )
         inspected = Return.objects.filter(Q(inspections__isnull=False)).distinct()
         unsettled = inspected.exclude(pk__in=Settlement.objects.values("return_request_id")).count()
-        settled_twice = (
-            Settlement.objects.values("return_request_id", "stage")
-            .annotate(n=Count("pk"))
-            .filter(n__gt=1)
-            .count()
-        )
+        settled_twice = doubled(Settlement.objects, "return_request_id", "stage")
         report.check(
             "every inspected return settled, no stage settled twice",
             unsettled == 0 and settled_twice == 0,
@@ -726,6 +705,13 @@ def verify_jobs(report: Report, env: dict[str, str], logs: Path, received: Count
             bool(uploads) and bool(labels) and uploads | labels <= keys,
             f"{len(uploads)} photos, {len(labels)} label PDFs, {len(keys)} objects, {len((uploads | labels) - keys)} missing",
         )
+
+
+def doubled(rows: Any, *fields: str) -> int:
+    """How many values of `fields` more than one row holds (what a unique constraint forbids)."""
+    from django.db.models import Count
+
+    return int(rows.values(*fields).annotate(n=Count("pk")).filter(n__gt=1).count())
 
 
 def table_figures(database: str) -> tuple[dict[str, int], dict[str, str]]:
