@@ -75,12 +75,7 @@ def _find_order(merchant: Merchant, data: ReturnInput, *, lock: bool) -> Order:
 def order_snapshot(order: Order, lines: Iterable[OrderLine], held: dict[int, int]) -> OrderSnapshot:
     """What the policy engine sees of an order."""
     lines = list(lines)
-    if all(OrderLine.product.is_cached(line) for line in lines):  # read with the lines
-        products = {line.product_id: line.product for line in lines}
-    else:
-        products = {
-            p.pk: p for p in Product.objects.filter(pk__in={line.product_id for line in lines})
-        }
+    products = {p.pk: p for p in Product.objects.filter(pk__in={line.product_id for line in lines})}
     # The order discount counts as part of each line's discount, as the refund calculator
     # shares it, so the estimate is what will be refunded.
     shares, _ = discount_shares(
@@ -367,19 +362,18 @@ def _order_case(
         raise ValidationFailed(
             "; ".join(f"{e.field}: {e.message}" for e in missing), errors=missing
         )
-    # The products and the units already held come along for the snapshot (two statements
-    # less than reading them apart).
+    # The units other returns already hold come along with each line (a statement less than
+    # reading them apart). The products are read apart, by primary key: joined here,
+    # PostgreSQL hashes the whole catalogue for an order of a few lines.
     held = ReturnLine.objects.filter(return_request__order=order, order_line=OuterRef("pk"))
     held = held.exclude(return_request__status__in=RELEASED_STATUSES)
     lines_qs = (
         OrderLine.objects.filter(order=order)
-        .select_related("product")
         .annotate(units_held=_scalar(held, "SUM", "quantity"))
         .order_by("position")
     )
     if lock:
-        # Concurrent requests for the same order wait here, so the last unit goes once (the
-        # order lines only: the products are not locked).
+        # Concurrent requests for the same order wait here, so the last unit goes once.
         lines_qs = lines_qs.select_for_update(of=("self",))
     lines = list(lines_qs)
     by_id = {line.line_id: line for line in lines}
