@@ -13,13 +13,14 @@ PYTHON ?= $(shell for c in python3.13 python3.12 python3 \
 	  if command -v $$c >/dev/null 2>&1 && $$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
 	    command -v $$c; break; fi; done)
 
-.PHONY: help venv install demo serve worker test test-pg lint format bench soak messages clean deploy-check
+.PHONY: help venv install demo serve worker test test-pg lint format bench load soak messages clean deploy-check
 
 help:
 	@echo "make demo    set everything up and run the demo (web server + worker)"
 	@echo "make test    run the whole test suite (SQLite; set DATABASE_URL for PostgreSQL)"
 	@echo "make lint    ruff, mypy, import-linter, makemigrations --check"
 	@echo "make bench   benchmarks (JSON lines)   make soak   longer reliability runs"
+	@echo "make load    the mixed load (locust) against gunicorn on PostgreSQL, JSON lines"
 	@echo "make serve   web server only            make worker background worker only"
 
 $(BIN)/python:
@@ -67,6 +68,13 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+# The mixed load of benchmarks/locustfile.py (shoppers, stations, inspectors) against
+# `returndesk serve` on PostgreSQL with production settings: seeds the data, runs the load for
+# a set time, prints p50/p95/p99 per request type and throughput as JSON lines (decision 0020).
+# LOAD_ARGS="--seconds 120 --workers 2 --threads 2" to vary it.
+load: $(STAMP)
+	$(BIN)/python benchmarks/load.py $(LOAD_ARGS)
 
 # Longer runs of the same tests: many more hypothesis examples per property.
 soak: $(STAMP)
