@@ -196,8 +196,8 @@ def customer_figures(
             Q(kind="email", value=email) | Q(kind="postal_code", value=_postal_key(order))
         )
         figures["blocklist_hit"] = Subquery(listed.order_by("pk").values("pk")[:1])
-        row = Merchant.objects.filter(pk=merchant.pk).values(**figures).get()
-        got = {name: row.get(name) or 0 for name in figures}
+        row: Any = Merchant.objects.filter(pk=merchant.pk).values(**figures).get()
+        got: dict[str, int] = {name: int(row.get(name) or 0) for name in figures}
         kinds: set[str] = set()
         if got.get("contradicted"):
             found = returns.filter(inspections__contradicted=True).values_list(
@@ -661,10 +661,10 @@ def _create(
 def _keep_lines(ret: Return, lines: list[ReturnLine]) -> None:
     """Keep the lines just written on `ret` as a prefetch would (in primary-key order, as a read
     gives them), so the transition's hooks see them without reading them back."""
-    held = ret.lines.all()
+    held: Any = ret.lines.all()
     held._result_cache = sorted(lines, key=lambda line: line.pk)
     held._prefetch_done = True
-    ret._prefetched_objects_cache = {"lines": held}
+    ret._prefetched_objects_cache = {"lines": held}  # type: ignore[attr-defined]
 
 
 def _override(
