@@ -1,7 +1,8 @@
 """What every benchmark shares: the JSON line it prints per figure, and where it runs.
 
-A figure is printed to stdout as one JSON object per line, stamped with the date of the run and
-the machine (cores, memory, platform), so figures from different runs can be told apart.
+A figure is printed to stdout as one JSON object per line, stamped with the date of the run, the
+machine (cores, memory, platform) and its load average, so figures from different runs can be
+told apart.
 Progress and diagnostics go to stderr only.
 """
 
@@ -53,10 +54,17 @@ def machine() -> dict[str, Any]:
 
 
 def emit(bench: str, figure: str, value: float | int, **extra: Any) -> None:
-    """Print one figure as one JSON line on stdout."""
+    """Print one figure as one JSON line on stdout. A figure with a `bar` also gets
+    `value_to_bar`, the value divided by the bar (with `meets_bar` saying which side is good:
+    >= 1 for a floor such as a rate, <= 1 for a ceiling such as a p99 or a duration)."""
     record = {"bench": bench, "figure": figure, "value": value, **extra}
+    bar = extra.get("bar")
+    if isinstance(bar, int | float) and bar and isinstance(value, int | float):
+        record["value_to_bar"] = round(value / bar, 4)
     record["date"] = run_date()
     record["machine"] = machine()
+    # The machine is shared: how busy it was when the figure was taken (1, 5, 15 minutes).
+    record["loadavg"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(record), flush=True)
 
 

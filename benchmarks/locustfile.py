@@ -39,22 +39,25 @@ TO_INSPECT: deque[tuple[str, str]] = deque()  # (RAN, receipt line id) received 
 RECEIPTS: deque[str] = deque(maxlen=2000)  # receipt ids, for idle inspectors
 
 
-def _headers(key: str) -> dict[str, str]:
-    # As from the TLS-terminating proxy in front of gunicorn (production settings redirect
-    # plain HTTP to HTTPS).
-    return {
-        "Authorization": f"Bearer {key}",
-        "Content-Type": "application/json",
-        "X-Forwarded-Proto": "https",
-    }
+class _ApiUser(FastHttpUser):
+    """A user in a closed loop with one API key (`key` names it in the data file)."""
 
-
-class Shopper(FastHttpUser):
-    fixed_count = int(os.environ.get("RETURNDESK_LOAD_SHOPPERS", "8"))
+    abstract = True
     wait_time = constant(0)
+    key = "merchant_key"
 
     def on_start(self) -> None:
-        self.headers = _headers(DATA["merchant_key"])
+        # As from the TLS-terminating proxy in front of gunicorn (production settings redirect
+        # plain HTTP to HTTPS).
+        self.headers = {
+            "Authorization": f"Bearer {DATA[self.key]}",
+            "Content-Type": "application/json",
+            "X-Forwarded-Proto": "https",
+        }
+
+
+class Shopper(_ApiUser):
+    fixed_count = int(os.environ.get("RETURNDESK_LOAD_SHOPPERS", "8"))
 
     def _body(self, order: list[str], **more: str) -> str:
         number, email, line_id = order
@@ -104,12 +107,9 @@ class Shopper(FastHttpUser):
         return None
 
 
-class Station(FastHttpUser):
+class Station(_ApiUser):
     fixed_count = int(os.environ.get("RETURNDESK_LOAD_STATIONS", "6"))
-    wait_time = constant(0)
-
-    def on_start(self) -> None:
-        self.headers = _headers(DATA["provider_key"])
+    key = "provider_key"
 
     @task
     def scan(self) -> None:
@@ -137,12 +137,9 @@ class Station(FastHttpUser):
             TO_INSPECT.extend((receipt["ran"], x["receipt_line_id"]) for x in receipt["lines"])
 
 
-class Inspector(FastHttpUser):
+class Inspector(_ApiUser):
     fixed_count = int(os.environ.get("RETURNDESK_LOAD_INSPECTORS", "2"))
-    wait_time = constant(0)
-
-    def on_start(self) -> None:
-        self.headers = _headers(DATA["provider_key"])
+    key = "provider_key"
 
     @task
     def inspect(self) -> None:
