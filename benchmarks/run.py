@@ -17,6 +17,7 @@ import b1_import
 import b2_returns
 import b3_receiving
 import b4_policy
+import b5_analytics
 from common import log
 
 BENCHMARKS: dict[str, ModuleType] = {
@@ -24,6 +25,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "b2": b2_returns,
     "b3": b3_receiving,
     "b4": b4_policy,
+    "b5": b5_analytics,
 }
 
 

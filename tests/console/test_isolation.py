@@ -162,6 +162,7 @@ def values(
         "writeback_id": writeback_id,
         "endpoint_id": hook.public_id,
         "delivery_id": delivery.public_id,
+        "table": "reasons",  # an analytics CSV download
     }
 
 

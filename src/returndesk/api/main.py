@@ -11,6 +11,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from returndesk.api import (
     carriers,
+    analytics,
     credit,
     exchanges,
     inspections,
@@ -58,6 +59,7 @@ api.add_router("", refunds.router)
 api.add_router("", credit.router)
 api.add_router("", exchanges.router)
 api.add_router("", integrations.router)
+api.add_router("", analytics.router)
 api.add_router("", webhooks.router)
 api.add_router("", operations.router)
 

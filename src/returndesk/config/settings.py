@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "returndesk.api",
     "returndesk.refunds",
     "returndesk.integrations",
+    "returndesk.analytics",
     "returndesk.operations",
     "returndesk.cli",
     "returndesk.console",

@@ -69,6 +69,7 @@ NAVIGATION: tuple[tuple[str, Any, str], ...] = (
     ("console:station_start", _("Receiving"), perm.RECEIVING),
     ("console:finance_refunds", _("Finance"), perm.REFUNDS_VIEW),
     ("console:store_credit", _("Store credit"), perm.STORE_CREDIT_VIEW),
+    ("console:analytics", _("Analytics"), perm.ANALYTICS_VIEW),
     ("console:operations", _("Operations"), perm.OPERATIONS_VIEW),
     ("console:billing", _("Billing"), perm.PROVIDER_BILLING),
     ("console:policy", _("Policy"), perm.POLICY_MANAGE),

@@ -3,6 +3,7 @@
 from returndesk.console.views import (
     admin,
     agent,
+    analytics,
     audit,
     carriers,
     common,
@@ -28,6 +29,7 @@ urlpatterns = [
     *carriers.urlpatterns,
     *webhooks.urlpatterns,
     *audit.urlpatterns,
+    *analytics.urlpatterns,
     *operations.urlpatterns,
     *credit.urlpatterns,
     *finance.urlpatterns,

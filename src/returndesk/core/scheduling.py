@@ -136,6 +136,20 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
         timedelta(hours=6),
         "returndesk.core.scheduling.task_results_prune",
     ),
+    # analytics rollups (docs/decisions/0015-analytics.md): the days that changed each minute,
+    # every merchant in full once a day
+    PeriodicJob(
+        "refresh_analytics",
+        timedelta(minutes=1),
+        "returndesk.analytics.rollups.analytics_refresh",
+        lease=timedelta(minutes=30),
+    ),
+    PeriodicJob(
+        "rebuild_analytics",
+        timedelta(hours=24),
+        "returndesk.analytics.rollups.analytics_rebuild_all",
+        lease=timedelta(hours=2),
+    ),
 )
 
 
