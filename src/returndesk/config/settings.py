@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any, cast
 
 import dj_database_url
 
@@ -75,8 +76,8 @@ INSTALLED_APPS = [
     "returndesk.warehouse",
     "returndesk.api",
     "returndesk.refunds",
-    "returndesk.integrations",
     "returndesk.analytics",
+    "returndesk.integrations",
     "returndesk.operations",
     "returndesk.cli",
     "returndesk.console",
@@ -245,7 +246,8 @@ EMAIL_BACKENDS = {
     "locmem": "django.core.mail.backends.locmem.EmailBackend",
     "dummy": "django.core.mail.backends.dummy.EmailBackend",
 }
-_email_backend = os.environ.get("EMAIL_BACKEND", "") or "console"
+# Production sends (check --deploy refuses a console mailer there); the demo prints.
+_email_backend = os.environ.get("EMAIL_BACKEND", "") or ("smtp" if PRODUCTION else "console")
 _email_backend = EMAIL_BACKENDS.get(_email_backend, _email_backend)
 _mail_options: dict[str, object] = {}
 if _email_backend == EMAIL_BACKENDS["smtp"]:
@@ -339,3 +341,19 @@ LOGGING = {
         "returndesk.request": {"level": "INFO" if LOG_JSON else "WARNING"},
     },
 }
+
+# Secrets never reach a log line or an error page (docs/security.md): every handler, and
+# Django's error reports, redact what has the shape of a key or a signing secret
+# (core/redaction.py). In production the outside services' client
+# libraries, which log each request they make at INFO or DEBUG, speak from WARNING only.
+DEFAULT_EXCEPTION_REPORTER = "returndesk.core.redaction.RedactingExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "returndesk.core.redaction.MarkedSecretsFilter"
+_logging = cast(dict[str, Any], LOGGING)
+_logging.setdefault("filters", {})["redact_secrets"] = {
+    "()": "returndesk.core.redaction.RedactSecrets"
+}
+for _handler in _logging["handlers"].values():
+    _handler["filters"] = [*_handler.get("filters", []), "redact_secrets"]
+if PRODUCTION:
+    for _library in ("stripe", "urllib3", "pyactiveresource", "easypost", "paypalserversdk"):
+        _logging["loggers"].setdefault(_library, {"level": "WARNING"})

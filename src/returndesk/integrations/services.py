@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.db import transaction
+from django.views.decorators.debug import sensitive_variables
 
 from returndesk.core.actors import Actor
 from returndesk.core.audit import audit_record
@@ -51,6 +52,7 @@ def shop_url_normalize(kind: str, raw: str) -> str:
     return text.rstrip("/")
 
 
+@sensitive_variables()  # the changes and the row hold the shop's secrets
 def shop_connection_update(
     *, actor: Actor, merchant: Merchant, kind: str, changes: dict[str, Any]
 ) -> ShopConnection:

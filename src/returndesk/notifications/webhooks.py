@@ -39,6 +39,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 from django_scopes import scopes_disabled
 from standardwebhooks import Webhook
 
@@ -235,6 +236,7 @@ def webhook_endpoint_get(*, merchant: Merchant, public_id: str) -> WebhookEndpoi
 
 
 @_in_scope
+@sensitive_variables("secret", "values")
 def webhook_endpoint_create(
     *,
     actor: Actor,
@@ -321,6 +323,7 @@ def webhook_endpoint_enable(*, actor: Actor, merchant: Merchant, public_id: str)
 
 
 @_in_scope
+@sensitive_variables("secret")
 def webhook_endpoint_rotate_secret(
     *, actor: Actor, merchant: Merchant, public_id: str
 ) -> tuple[WebhookEndpoint, str]:

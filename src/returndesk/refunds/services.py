@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from returndesk.core.actors import Actor
 from returndesk.core.audit import audit_record
@@ -688,6 +689,7 @@ def return_settled(ret: Return) -> bool:
     ).exists()
 
 
+@sensitive_variables()  # the changes and the row hold the merchant's secrets
 def payment_settings_update(
     *, merchant_id: int, changes: dict[str, Any], actor: Actor
 ) -> PaymentSettings:

@@ -15,6 +15,7 @@ from django.core.files.base import ContentFile
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from returndesk.core.actors import Actor
 from returndesk.core.audit import audit_record
@@ -206,6 +207,7 @@ def membership_grant(
 
 
 @transaction.atomic
+@sensitive_variables("raw_key")
 def apikey_create(
     *,
     actor: Actor,

@@ -15,6 +15,7 @@ from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
 
 from returndesk.console.access import Seat
@@ -278,6 +279,7 @@ def user_remove(request: HttpRequest, seat: Seat) -> HttpResponse:
 
 
 @console_page(perm.APIKEYS_MANAGE)
+@sensitive_variables("raw_key")
 def api_keys(request: HttpRequest, seat: Seat) -> HttpResponse:
     name = ""
     problem = ""

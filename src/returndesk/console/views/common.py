@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import views as auth_views
@@ -15,6 +16,7 @@ from django.urls import path, reverse
 
 from returndesk.console.access import ADMINISTRATION, NAVIGATION, Seat, merchants_of, seat_for
 from returndesk.core.models import Upload
+from returndesk.core.ratelimit import Limit, rate_limit_hit
 from returndesk.tenants.selectors import user_permissions
 
 View = Callable[..., HttpResponse]
@@ -58,9 +60,29 @@ def photo_response(photo: Upload) -> HttpResponse:
     return response
 
 
+# Password guessing is slow whoever guesses: sign-in attempts are counted per client address and
+# per account, every attempt; a whole office may share one address (docs/security.md).
+LOGIN_PER_CLIENT = Limit("console-login-client", limit=100, window=timedelta(minutes=10))
+LOGIN_PER_ACCOUNT = Limit("console-login-account", limit=10, window=timedelta(minutes=10))
+
+
 class LoginView(auth_views.LoginView):
     template_name = "console/login.html"
     redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        account = request.POST.get("username", "").strip().lower()
+        verdicts = [
+            rate_limit_hit(rule=LOGIN_PER_CLIENT, key=request.META.get("REMOTE_ADDR", "")),
+            rate_limit_hit(rule=LOGIN_PER_ACCOUNT, key=account),
+        ]
+        refused = [v for v in verdicts if not v.allowed]
+        if not refused:
+            return super().post(request, *args, **kwargs)
+        context = self.get_context_data(form=self.get_form(), too_many=True)
+        response = self.render_to_response(context, status=429)
+        response["Retry-After"] = str(max(v.retry_after for v in refused))
+        return response
 
 
 @login_required(login_url="console:login")

@@ -16,6 +16,7 @@ from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from returndesk.console.access import Seat
 from returndesk.console.views.admin import Field, field_errors, fields_for, form_status, problem_for
@@ -202,7 +203,9 @@ def _connection_page(
     )
 
 
+@sensitive_post_parameters(*SECRETS)
 @console_page(perm.INTEGRATIONS_MANAGE)
+@sensitive_variables("changes", "data")
 def connection(request: HttpRequest, seat: Seat, kind: str) -> HttpResponse:
     kind = _kind(kind)
     with merchant_scope(seat.merchant):

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from returndesk.console.access import Seat
 from returndesk.console.views.admin import (
@@ -135,6 +136,7 @@ def _page(
     )
 
 
+@sensitive_variables()
 def _changes(data: Mapping[str, str]) -> dict[str, Any]:
     """What the form asks for, as payment_settings_update takes it: a secret left empty is
     unchanged (""), a ticked "clear" box is None."""
@@ -150,6 +152,7 @@ def _changes(data: Mapping[str, str]) -> dict[str, Any]:
     return changes
 
 
+@sensitive_post_parameters(*SECRETS)
 @console_page(perm.INTEGRATIONS_MANAGE)
 def payment_settings(request: HttpRequest, seat: Seat) -> HttpResponse:
     with merchant_scope(seat.merchant):

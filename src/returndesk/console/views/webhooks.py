@@ -16,6 +16,7 @@ from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 
 from returndesk.console.access import Seat
 from returndesk.console.views.admin import Field, field_errors, fields_for, form_status, problem_for
@@ -101,6 +102,7 @@ def _endpoint(seat: Seat, endpoint_id: str) -> WebhookEndpoint:
 
 
 @console_page(perm.WEBHOOKS_MANAGE)
+@sensitive_variables("secret")
 def endpoints(request: HttpRequest, seat: Seat) -> HttpResponse:
     values: dict[str, Any] = {"url": "", "description": "", "event_types": []}
     errors: dict[str, str] = {}
@@ -198,6 +200,7 @@ def endpoint_detail(request: HttpRequest, seat: Seat, endpoint_id: str) -> HttpR
 
 
 @console_page(perm.WEBHOOKS_MANAGE, methods=("POST",))
+@sensitive_variables("secret")
 def endpoint_rotate(request: HttpRequest, seat: Seat, endpoint_id: str) -> HttpResponse:
     try:
         endpoint, secret = webhooks.webhook_endpoint_rotate_secret(
