@@ -251,6 +251,7 @@ class ReturnPage(BaseModel):
         "in GET /returns/{ran} only",
     )
 
+
 class EventOut(BaseModel):
     id: str
     type: str

@@ -269,7 +269,6 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 RETURNDESK_PUBLIC_URL = os.environ.get("RETURNDESK_PUBLIC_URL", "http://localhost:8000")
 
 TASKS = {
-
     "default": {
         "BACKEND": "django_tasks_db.DatabaseBackend",
         "QUEUES": ["default"],
