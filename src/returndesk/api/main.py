@@ -13,6 +13,7 @@ from returndesk.api import (
     carriers,
     analytics,
     credit,
+    customers,
     exchanges,
     inspections,
     integrations,
@@ -57,6 +58,7 @@ api.add_router("", inspections.router)
 api.add_router("", inventory.router)
 api.add_router("", refunds.router)
 api.add_router("", credit.router)
+api.add_router("", customers.router)
 api.add_router("", exchanges.router)
 api.add_router("", integrations.router)
 api.add_router("", analytics.router)
