@@ -10,8 +10,8 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from returndesk.api import (
-    carriers,
     analytics,
+    carriers,
     credit,
     customers,
     exchanges,
