@@ -33,9 +33,10 @@ Rate = Fraction
 def binomial_sf(k: int, n: int, p: float | Fraction) -> float:
     """P(X >= k) for X ~ Binomial(n, p): the one-sided p-value of seeing k or more.
 
-    Each term C(n, i) p^i (1-p)^(n-i) for i = k..n is taken in log space (the coefficient as
-    an exact integer, then its logarithm) and the terms are added relative to the largest, so
-    the tail is right to about 1e-12 relative however small it is."""
+    Each term C(n, i) p^i (1-p)^(n-i) for i = k..n is taken in log space (the first
+    coefficient as an exact integer, then its logarithm; the next by the exact ratio of
+    successive coefficients) and the terms are added relative to the largest, so the tail is
+    right to about 1e-12 relative however small it is."""
     if n < 0:
         raise ValueError("n is a count, 0 or more")
     if not 0 <= p <= 1:
@@ -50,7 +51,12 @@ def binomial_sf(k: int, n: int, p: float | Fraction) -> float:
         return 1.0
     log_p = math.log(p)
     log_q = math.log1p(-float(p)) if not isinstance(p, Fraction) else math.log(1 - p)
-    logs = [math.log(math.comb(n, i)) + i * log_p + (n - i) * log_q for i in range(k, n + 1)]
+    # the first term from the exact coefficient; each next one by the exact ratio
+    # C(n, i + 1) / C(n, i) = (n - i) / (i + 1), so a tail of m terms costs one big integer
+    logs = [math.log(math.comb(n, k)) + k * log_p + (n - k) * log_q]
+    step = log_p - log_q
+    for i in range(k, n):
+        logs.append(logs[-1] + math.log((n - i) / (i + 1)) + step)
     top = max(logs)
     total = math.fsum(math.exp(value - top) for value in logs)
     return min(1.0, math.exp(top) * total)
