@@ -339,6 +339,7 @@ def _return_facts(chunk: _Chunk, merchant: Merchant, tz: ZoneInfo, returns: Any)
     contradicted = set(
         Inspection.objects.filter(in_range, contradicted=True)
         .values_list("return_request_id", flat=True)
+        .order_by()  # not the model's ordering, which DISTINCT would take in
         .distinct()
     )
     labels = (
@@ -806,6 +807,7 @@ def _return_days(return_ids: set[int]) -> dict[int, set[date]]:
         inspected = (
             Inspection.objects.filter(return_request_id__in=part)
             .values_list("merchant_id", "inspected_at")
+            .order_by()
             .distinct()
         )
         for merchant_id, at in inspected:
