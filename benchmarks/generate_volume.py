@@ -226,8 +226,8 @@ class Table:
             return None
         if isinstance(f, models.BooleanField):
             return False
-        if isinstance(f, (models.CharField, models.TextField)):
-            return ""
+        if isinstance(f, (models.CharField, models.TextField, models.FileField)):
+            return ""  # a file field is its name, empty for none
         if isinstance(f, (models.IntegerField, models.DecimalField)):
             return 0
         return None
