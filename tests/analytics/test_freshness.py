@@ -182,3 +182,16 @@ def test_the_worker_runs_the_refresh_every_minute_and_a_full_rebuild_daily() -> 
     assert jobs["refresh_analytics"].load() is analytics_refresh
     assert jobs["rebuild_analytics"].every == timedelta(days=1)
     assert jobs["rebuild_analytics"].load().__name__ == "analytics_rebuild_all"
+
+
+def test_the_command_refreshes_or_rebuilds(merchant: Merchant) -> None:
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("analytics_refresh", stdout=out)
+    assert f"{merchant.slug}: built in full" in out.getvalue()
+    out = io.StringIO()
+    call_command("analytics_refresh", "--full", "--merchant", merchant.slug, stdout=out)
+    assert f"{merchant.slug}: " in out.getvalue() and "days rebuilt" in out.getvalue()
