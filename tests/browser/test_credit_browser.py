@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from returndesk.tenants.models import Merchant
-from tests.browser.conftest import accessible, browser, page, sign_in  # noqa: F401 - fixtures
+from tests.browser.conftest import accessible, sign_in
 from tests.console.test_console import PASSWORD, staff
 from tests.credit.helpers import EMAIL, issue, set_validity
 
@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.needs_chromiu
 
 
 def test_finance_adjusts_store_credit_in_the_browser(
-    page: Page,  # noqa: F811
+    page: Page,
     live_server: Any,
     merchant: Merchant,
 ) -> None:
