@@ -76,9 +76,11 @@ bench: $(STAMP)
 load: $(STAMP)
 	$(BIN)/python benchmarks/load.py $(LOAD_ARGS)
 
-# Longer runs of the same tests: many more hypothesis examples per property.
+# Longer runs of the same tests: many more hypothesis examples per property, and the reliability
+# tests with many more schemathesis examples and race rounds (RETURNDESK_SOAK=1, read by
+# tests/reliability/budget.py; docs/reliability.md). Set DATABASE_URL for the PostgreSQL ones.
 soak: $(STAMP)
-	HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	HYPOTHESIS_PROFILE=soak RETURNDESK_SOAK=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # Extract page text into the gettext catalogues and compile them (needs GNU gettext's
 # xgettext and msgfmt, Debian package gettext). The compiled .mo files are committed, so

@@ -110,7 +110,7 @@ class CycleOut(BaseModel):
     p90_seconds: int | None
 
 
-class DispositionOut(BaseModel):
+class DispositionFiguresOut(BaseModel):
     option: str
     units: int
     recovered: MoneyOut
@@ -125,7 +125,7 @@ class DispositionsOut(BaseModel):
     original: MoneyOut
     recovery_rate: float | None
     co2e_avoided_kg: float
-    options: list[DispositionOut]
+    options: list[DispositionFiguresOut]
 
 
 class AmountOut(BaseModel):
@@ -134,7 +134,7 @@ class AmountOut(BaseModel):
     amount: MoneyOut
 
 
-class StoreCreditOut(BaseModel):
+class StoreCreditFiguresOut(BaseModel):
     issued: MoneyOut
     bonus: MoneyOut
     redeemed: MoneyOut
@@ -147,7 +147,7 @@ class MoneyFiguresOut(BaseModel):
     refunds_by_method: list[AmountOut]
     refunded: MoneyOut
     refunds_not_paid: list[AmountOut]
-    store_credit: StoreCreditOut
+    store_credit: StoreCreditFiguresOut
     exchanges: int
     exchange_credit: MoneyOut
     retained: MoneyOut
@@ -414,6 +414,7 @@ def csv_response(table: Table, merchant: Merchant, first: date, last: date) -> H
 @router.get(
     "/analytics/summary",
     response={200: SummaryOut, **PROBLEMS},
+    by_alias=True,  # the document names `from` and `to` as the answer does
     openapi_extra={"responses": CSV_ANSWER},
 )
 def analytics_summary(request: HttpRequest, query: Query[SummaryQuery]) -> HttpResponse:
@@ -438,6 +439,7 @@ def analytics_summary(request: HttpRequest, query: Query[SummaryQuery]) -> HttpR
 @router.get(
     "/analytics/return-rates",
     response={200: RatesOut, **PROBLEMS},
+    by_alias=True,  # the document names `from` and `to` as the answer does
     openapi_extra={"responses": CSV_ANSWER},
 )
 def analytics_return_rates(request: HttpRequest, query: Query[RatesQuery]) -> HttpResponse:

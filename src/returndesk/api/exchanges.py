@@ -61,7 +61,7 @@ class ExchangePage(BaseModel):
 ANSWERS: dict[int, type] = {200: ExchangeDetailOut, **WITH_CONFLICT}
 
 
-class MarkPaidIn(_In):
+class ExchangeMarkPaidIn(_In):
     reference: str = Field(max_length=200, description="the payment's reference")
     note: str = Field("", max_length=2000)
 
@@ -119,7 +119,9 @@ def return_exchanges(request: HttpRequest, ran: str) -> HttpResponse:
 
 
 @router.post("/exchanges/{exchange_id}/mark-paid", response=ANSWERS)
-def exchange_mark_paid(request: HttpRequest, exchange_id: str, payload: MarkPaidIn) -> HttpResponse:
+def exchange_mark_paid(
+    request: HttpRequest, exchange_id: str, payload: ExchangeMarkPaidIn
+) -> HttpResponse:
     """Staff record the difference the shopper paid (outside a payment link): the exchange is
     released. Only an exchange `awaiting_payment` (409 `invalid_transition` otherwise); the same
     reference again answers the exchange as it is."""

@@ -8,6 +8,7 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.schema import OpenAPISchema
 
 from returndesk.api import (
     analytics,
@@ -31,12 +32,24 @@ from returndesk.api import (
     webhooks,
 )
 from returndesk.api.auth import ApiKeyAuth
-from returndesk.api.problems import problem, problem_from
+from returndesk.api.problems import document_problem_media_type, problem, problem_from
 from returndesk.core.errors import ApplicationError, FieldError
 
 logger = logging.getLogger(__name__)
 
-api = NinjaAPI(
+
+class ReturnDeskAPI(NinjaAPI):
+    """The API, whose OpenAPI document says errors are application/problem+json."""
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> OpenAPISchema:
+        document = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        document_problem_media_type(document)
+        return document
+
+
+api = ReturnDeskAPI(
     title="ReturnDesk API",
     version="1",
     description="Returns management for a return-management service provider and its "

@@ -8,10 +8,10 @@ import logging
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 
 from returndesk.api.problems import problem, problem_from
-from returndesk.core.errors import ApplicationError
+from returndesk.core.errors import ApplicationError, FieldError
 from returndesk.core.idempotency import (
     StoredResponse,
     idempotency_begin,
@@ -56,7 +56,7 @@ class ApiRequestGuardMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(API_PREFIX):
             return self.get_response(request)
-        rejection = self._check_body(request)
+        rejection = self._check_nul(request) or self._check_body(request)
         if rejection is not None:
             return rejection
         key = request.headers.get("Idempotency-Key")
@@ -76,6 +76,15 @@ class ApiRequestGuardMiddleware:
                 headers={"Allow": allowed} if allowed else None,
             )
         return response
+
+    def _check_nul(self, request: HttpRequest) -> HttpResponse | None:
+        """No text of a request may hold NUL: PostgreSQL cannot store it, and no identifier,
+        name or note has one. A path with one names nothing; a query refuses it."""
+        if "\x00" in request.path:
+            return problem(404, "not_found", "There is nothing here.")
+        if _has_nul(request.GET):
+            return problem(400, "bad_request", "The query may not contain the NUL character.")
+        return None
 
     def _check_body(self, request: HttpRequest) -> HttpResponse | None:
         if request.method not in WRITE_METHODS:
@@ -99,6 +108,9 @@ class ApiRequestGuardMiddleware:
                 return problem(
                     415, "unsupported_media_type", "Send uploads as multipart/form-data."
                 )
+            if _has_nul(request.POST):
+                message = "The form's fields may not contain the NUL character."
+                return problem(422, "validation_error", message)
             return None
         if content_type != "application/json":
             return problem(
@@ -112,7 +124,7 @@ class ApiRequestGuardMiddleware:
                 413, "too_large", f"The request body is over the limit of {limit} bytes."
             )
         try:
-            json.loads(body)
+            parsed = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             where = (
                 f" at line {exc.lineno} column {exc.colno}"
@@ -120,6 +132,15 @@ class ApiRequestGuardMiddleware:
                 else ""
             )
             return problem(400, "malformed_json", f"The body is not valid JSON{where}.")
+        field = _nul_field(parsed, "")
+        if field is not None:
+            message = "may not contain the NUL character"
+            return problem(
+                422,
+                "validation_error",
+                f"{field or 'body'}: {message}",
+                errors=[FieldError(field or "body", message)],
+            )
         return None
 
     def _idempotent(self, request: HttpRequest, key: str) -> HttpResponse:
@@ -157,3 +178,27 @@ class ApiRequestGuardMiddleware:
                 ),
             )
         return response
+
+
+def _has_nul(fields: QueryDict) -> bool:
+    return any("\x00" in text for key, values in fields.lists() for text in (key, *values))
+
+
+def _nul_field(value: object, path: str) -> str | None:
+    """Where in a parsed JSON body a string (or a key) holds NUL, as API field paths name it."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if "\x00" in key:
+                return where
+            found = _nul_field(item, where)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for n, item in enumerate(value):
+            found = _nul_field(item, f"{path}[{n}]")
+            if found is not None:
+                return found
+    return None

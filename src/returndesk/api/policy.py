@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -8,6 +7,7 @@ from ninja import Body, Router
 from pydantic import BaseModel, Field
 
 from returndesk.api.auth import merchant_context
+from returndesk.api.fields import UtcDateTime
 from returndesk.api.render import json_response
 from returndesk.api.schemas import PROBLEMS, PolicyOut
 from returndesk.policies import selectors, services
@@ -55,8 +55,8 @@ def policy_version(request: HttpRequest, version: int) -> HttpResponse:
 class SimulationIn(BaseModel):
     model_config = {"extra": "forbid"}
     policy: dict[str, Any] = Field(description="the draft policy document")
-    created_from: datetime | None = None
-    created_to: datetime | None = None
+    created_from: UtcDateTime | None = None
+    created_to: UtcDateTime | None = None
 
 
 @router.post("/policy/simulate", response={200: dict[str, Any], **PROBLEMS})

@@ -53,3 +53,19 @@ def problem(
 
 def problem_from(exc: ApplicationError) -> HttpResponse:
     return problem(exc.status, exc.code, exc.detail, errors=exc.errors, title=exc.title)
+
+
+PROBLEM_SCHEMA = "#/components/schemas/ProblemOut"
+
+
+def document_problem_media_type(document: dict[str, Any]) -> dict[str, Any]:
+    """Say in the OpenAPI document that error answers are application/problem+json, as
+    `problem` sends them: Ninja writes every answer under its renderer's application/json."""
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            for answer in operation.get("responses", {}).values():
+                content = answer.get("content") or {}
+                body = content.get("application/json") or {}
+                if body.get("schema", {}).get("$ref") == PROBLEM_SCHEMA:
+                    content["application/problem+json"] = content.pop("application/json")
+    return document

@@ -12,6 +12,7 @@ from ninja import Query, Router
 from pydantic import BaseModel, ConfigDict, Field
 
 from returndesk.api.auth import merchant_context
+from returndesk.api.fields import UtcDateTime
 from returndesk.api.pagination import paginate
 from returndesk.api.render import json_response, money
 from returndesk.api.schemas import PROBLEMS, MoneyOut, ProblemOut
@@ -314,8 +315,8 @@ class RefundFilters(BaseModel):
     status: Literal["pending", "processing", "succeeded", "failed"] | None = None
     provider: str | None = Field(None, max_length=20)
     method: str | None = Field(None, max_length=20)
-    created_from: datetime | None = None
-    created_to: datetime | None = None
+    created_from: UtcDateTime | None = None
+    created_to: UtcDateTime | None = None
     cursor: str | None = Field(None, max_length=500)
     limit: int | None = None
 

@@ -8,6 +8,7 @@ from ninja import Query, Router
 from pydantic import BaseModel
 
 from returndesk.api.auth import merchant_context
+from returndesk.api.fields import UtcDateTime
 from returndesk.api.inspections import warehouse_of_return
 from returndesk.api.labels import label_out
 from returndesk.api.pagination import paginate
@@ -103,8 +104,8 @@ class ReturnFilters(BaseModel):
     channel: str | None = None
     order_number: str | None = None
     email: str | None = None
-    created_from: datetime | None = None
-    created_to: datetime | None = None
+    created_from: UtcDateTime | None = None
+    created_to: UtcDateTime | None = None
     limit: int | None = None
     cursor: str | None = None
 

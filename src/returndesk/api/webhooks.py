@@ -83,7 +83,7 @@ class EndpointPage(BaseModel):
     next_cursor: str | None
 
 
-class AttemptOut(BaseModel):
+class DeliveryAttemptOut(BaseModel):
     number: int
     started_at: datetime
     duration_ms: int | None
@@ -106,7 +106,7 @@ class DeliveryOut(BaseModel):
     last_error: str | None
     delivered_at: datetime | None
     created_at: datetime
-    attempts: list[AttemptOut]
+    attempts: list[DeliveryAttemptOut]
 
 
 class DeliveryPage(BaseModel):

@@ -40,15 +40,18 @@ def rate_limit_hit(*, rule: Limit, key: str, now: datetime | None = None) -> Ver
     counters = RateLimitCounter.objects.filter(
         scope=rule.scope, key_hash=key_hash, window_start=start
     )
-    if not counters.update(count=F("count") + 1):
-        try:
-            with transaction.atomic():
-                RateLimitCounter.objects.create(
-                    scope=rule.scope, key_hash=key_hash, window_start=start, count=1
-                )
-        except IntegrityError:  # another process made the window's row first
-            counters.update(count=F("count") + 1)
-    count = counters.values_list("count", flat=True).first() or 0
+    # One transaction: the row stays locked from the increment to the read, so the count read
+    # is this request's own and not one that requests racing it have pushed further.
+    with transaction.atomic():
+        if not counters.update(count=F("count") + 1):
+            try:
+                with transaction.atomic():
+                    RateLimitCounter.objects.create(
+                        scope=rule.scope, key_hash=key_hash, window_start=start, count=1
+                    )
+            except IntegrityError:  # another process made the window's row first
+                counters.update(count=F("count") + 1)
+        count = counters.values_list("count", flat=True).first() or 0
     retry_after = max(1, int((start + rule.window - now).total_seconds()))
     return Verdict(allowed=count <= rule.limit, retry_after=retry_after)
 

@@ -72,8 +72,9 @@ def payment_webhook_receive(
     if merchant is None:
         raise NotFound(f"No merchant '{merchant_slug}'.")
     kept = {name: headers[name] for name in KEPT if headers.get(name) is not None}
-    text = body.decode("utf-8", errors="replace")
-    event_id, event_type = _peek(body)
+    # Kept as text for support; PostgreSQL text cannot hold NUL, which no real event has.
+    text = body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+    event_id, event_type = (part.replace("\x00", "\ufffd") for part in _peek(body))
     with merchant_scope(merchant):
         secret = payment_settings_for(merchant.pk).stripe_webhook_secret
         try:
