@@ -4,7 +4,7 @@ weights (Hypothesis), and worked examples. Pure: no database."""
 from __future__ import annotations
 
 from dataclasses import replace
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -42,7 +42,10 @@ def test_it_scores_its_own_weight_times_its_share(
     signals: RiskSignals, weights: dict[str, Decimal]
 ) -> None:
     share = min(Decimal(signals.contradicted_returns) / CONTRADICTED_FULL, Decimal(1))
-    expected = (share * weights["contradicted_returns"]).quantize(Decimal("0.01"))
+    expected = (share * weights["contradicted_returns"]).quantize(
+        Decimal("0.01"),
+        rounding=ROUND_HALF_UP,  # as risk_assess rounds every signal's points
+    )
     assert points_of(signals, weights, "contradicted_returns") == expected
 
 
