@@ -26,9 +26,10 @@ What comes from the real file (`OnlineRetail.read`), and what does not:
   below); the times of shipment, receipt, inspection and refund after the request (log-normal,
   medians 1.5 d, 3 d, 1 d, 0.5 d); inspected units per line (the line's units, at most
   INSPECTED_PER_LINE: a carton of 80 mugs is inspected by sample, and it bounds the rows);
-  defects (a rate per SKU from a beta distribution around 6 %, with a spike on SPIKED SKUs in
-  the last 14 days so the early warning has something to find); dispositions, refund methods,
-  deductions, contradictions, adjustments, exchanges and store credit in the mixes below.
+  defects (a rate per SKU from a beta distribution around 6 %, with a spike on SPIKED of the 60
+  best-selling SKUs in the last 14 days so the early warning has something to find);
+  dispositions, refund methods, deductions, contradictions, adjustments, exchanges and store
+  credit in the mixes below.
 
 Rows are written per table with COPY, ids assigned here (sequences moved past them at the end),
 then ANALYZE. Foreign keys are checked as usual at each COPY's commit. Progress goes to stderr.
@@ -317,7 +318,11 @@ class Generator:
         self.method = chooser(self.rng, METHODS)
         self.disposition = chooser(self.rng, DISPOSITIONS)
         self.defect_rate = {s: self.rng.betavariate(3, 47) for s in self.source.skus}
-        self.spiked = set(self.rng.sample(self.source.skus[:400], SPIKED))
+        # spikes on popular SKUs: a rarely sold one never reaches the 20 inspected units a flag
+        # needs in 14 days
+        by_sales = sorted(zip(self.source.sku_weights, self.source.skus, strict=True), reverse=True)
+        popular = [sku for _, sku in by_sales]
+        self.spiked = set(self.rng.sample(popular[:60], SPIKED))
         self.product_ids: dict[str, int] = {}
         self.accounts: dict[str, int] = {}
         self.sequence = 0
